@@ -1,0 +1,150 @@
+"""The `digitpad` command: serve, predict, train and evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data/mnist")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitpad", description="Draw a digit, watch the network think.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web app and the REST API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: WEB_CONCURRENCY or 1)")
+    serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
+    serve.set_defaults(run=_serve)
+
+    predict = commands.add_parser("predict", help="guess the digit in image files")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    predict.add_argument("--model", default="cnn", help="a shipped model's name or a model file")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image, a line each")
+    predict.set_defaults(run=_predict)
+
+    train = commands.add_parser("train", help="train a model on MNIST and pen-stroke digits")
+    train.add_argument("architecture", choices=["cnn", "mlp", "logreg"])
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="initial learning rate (cosine schedule down to 0)")
+    train.add_argument("--momentum", type=float)
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--weight-decay", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                       help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)")
+    train.add_argument("--pendigits", type=Path, help="UCI pendigits-orig.tra(.gz) of pen-stroke digits")
+    train.add_argument("--limit", type=int, help="train on the first LIMIT MNIST digits only (quick runs)")
+    train.add_argument("--out", type=Path, help="model file to write (default: model/ARCHITECTURE.npz)")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy of a model on the MNIST test set")
+    evaluate.add_argument("--model", default="cnn", metavar="NAME_OR_PATH")
+    evaluate.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """A model file path, or a shipped model's name looked up in the model directory."""
+    path = Path(name_or_path)
+    if path.suffix == ".npz" or path.exists():
+        return path
+    from app.config import get_settings
+
+    return get_settings().model_dir / f"{name_or_path}.npz"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
+                reload=args.reload, proxy_headers=True, access_log=False)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from app.decoding import ImageError, decode_image
+    from app.inference import predict_image
+    from app.nn.network import ModelFileError, load_model
+    from app.nn.preprocess import BlankDrawing
+
+    try:
+        model = load_model(resolve_model(args.model))
+    except ModelFileError as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in args.images:
+        try:
+            result = predict_image(model, decode_image(path.read_bytes()), top_k=2, activations=False)
+        except (OSError, ImageError, BlankDrawing) as exc:
+            status = 1
+            message = str(exc)
+            print(json.dumps({"file": str(path), "error": message}) if args.json else f"{path}: {message}")
+            continue
+        if args.json:
+            print(json.dumps({"file": str(path), **result.to_json()}))
+        else:
+            first, second = result.guesses[:2]
+            print(f"{path}: {first.digit} ({100 * first.probability:.1f} %), then {second.digit} "
+                  f"({100 * second.probability:.1f} %)")
+    return status
+
+
+def _train(args: argparse.Namespace) -> int:
+    from app.nn import train
+    from app.nn.data import DataError
+
+    recipe = train.recipe_with(args.architecture, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               momentum=args.momentum, dropout=args.dropout, weight_decay=args.weight_decay,
+                               seed=args.seed)
+    out = args.out or resolve_model(args.architecture)
+    command = "digitpad " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
+    try:
+        model = train.run(args.architecture, recipe, args.data_dir, args.pendigits, out, args.limit, command)
+    except DataError as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    test = model.meta["metrics"]["test"]
+    print(f"wrote {out}: test accuracy {100 * test['accuracy']:.2f} % (top-2 {100 * test['top2_accuracy']:.2f} %)"
+          + (f", pen strokes of unseen writers {100 * test['pen_accuracy']:.2f} %" if "pen_accuracy" in test else ""))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from app.nn.data import DataError, load_mnist, mnist_inputs
+    from app.nn.evaluate import accuracy_report, format_report, predict_batches
+    from app.nn.network import ModelFileError, load_model
+    from app.nn.preprocess import binarize
+
+    try:
+        model = load_model(resolve_model(args.model))
+        images, labels = load_mnist(args.data_dir, "test")
+    except (ModelFileError, DataError) as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    x = binarize(mnist_inputs(images, "preprocessing the MNIST test set"))
+    report = accuracy_report(predict_batches(model.network, x), labels)
+    if args.json:
+        print(json.dumps({"model": model.name, **report}))
+    else:
+        print(f"model {model.name} ({model.path})\n{format_report(report)}")
+    return 0

@@ -1,0 +1,1 @@
+"""DigitPad's neural networks in NumPy: layers, networks, preprocessing, data and training."""

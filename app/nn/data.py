@@ -1,0 +1,239 @@
+"""Training data: MNIST's IDX files (read or downloaded) and UCI pendigits pen strokes.
+
+Both reach the networks through `preprocess`, so training sees exactly what serving sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from app.nn.preprocess import BlankDrawing, preprocess
+from app.nn.progress import Progress
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# SHA-256 of the uncompressed files, so any mirror's gzip of the right bytes is accepted.
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+PAD_SIZE = 280  # the drawing pad's canvas, in canvas pixels
+PEN_WIDTH = 0.075  # the pad's round pen, as a fraction of the canvas side
+
+
+class DataError(Exception):
+    """Data that is missing or damaged; the message says what to do."""
+
+
+# --- MNIST ---
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzip or raw) as a uint8 array of the shape in its header."""
+    data = _read_maybe_gzip(path)
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes.")
+    ndim = data[3]
+    dims = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    if len(data) - offset != int(np.prod(dims)):
+        raise DataError(f"{path} is truncated: its header promises {dims} but the data is shorter.")
+    return np.frombuffer(data, np.uint8, offset=offset).reshape(dims)
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+def find_mnist_file(data_dir: Path, name: str) -> Path | None:
+    for candidate in (data_dir / f"{name}.gz", data_dir / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_mnist(data_dir: str | Path, split: str, download: bool = True,
+               mirrors: Iterable[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images (N, 28, 28) uint8 (0 = background) and labels (N,) from data_dir.
+
+    Missing files are downloaded from the public mirrors when `download` is true.
+    """
+    data_dir = Path(data_dir)
+    arrays = []
+    for name in MNIST_FILES[split]:
+        path = find_mnist_file(data_dir, name)
+        if path is None:
+            if not download:
+                raise DataError(_missing_message(data_dir))
+            path = download_mnist_file(data_dir, name, mirrors or _mirrors_from_env())
+        arrays.append(read_idx(path))
+    images, labels = arrays
+    if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
+        raise DataError(f"The MNIST {split} files in {data_dir} do not match each other.")
+    return images, labels
+
+
+def _mirrors_from_env() -> tuple[str, ...]:
+    env = os.environ.get("DIGITPAD_MNIST_MIRRORS")
+    return tuple(env.split()) if env else MNIST_MIRRORS
+
+
+def _missing_message(data_dir: Path) -> str:
+    names = ", ".join(f"{n}.gz" for pair in MNIST_FILES.values() for n in pair)
+    return (f"MNIST is not in {data_dir} and could not be downloaded. Put the four files ({names}; "
+            f"gzip or uncompressed) in {data_dir}, or pass --data-dir with the folder that holds them.")
+
+
+def download_mnist_file(data_dir: Path, name: str, mirrors: Iterable[str]) -> Path:
+    """Fetch `name`.gz from the first mirror that serves the right bytes; verify before keeping it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / f"{name}.gz"
+    errors = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + f"/{name}.gz"
+        try:
+            payload = _fetch(url, f"{name}.gz")
+            content = gzip.decompress(payload)
+        except (urllib.error.URLError, OSError, EOFError, ValueError) as exc:
+            errors.append(f"{url}: {exc}")
+            continue
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != MNIST_SHA256[name]:
+            errors.append(f"{url}: checksum mismatch (got sha256 {digest})")
+            continue
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(payload)
+        tmp.replace(target)
+        return target
+    raise DataError(_missing_message(data_dir) + " Tried: " + "; ".join(errors))
+
+
+def _fetch(url: str, label: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        chunks = []
+        progress = Progress(total or None, f"downloading {label}", unit="B")
+        while chunk := response.read(1 << 16):
+            chunks.append(chunk)
+            progress.advance(len(chunk))
+        progress.close()
+    return b"".join(chunks)
+
+
+def mnist_inputs(images: np.ndarray, label: str = "preprocessing MNIST") -> np.ndarray:
+    """MNIST digits (N, 28, 28) -> their preprocessed grey inputs (N, 28, 28) float32."""
+    out = np.zeros(images.shape, np.float32)
+    progress = Progress(len(images), label)
+    for i, image in enumerate(images):
+        # a near-empty MNIST digit stays an empty input, as the network would see it
+        with contextlib.suppress(BlankDrawing):
+            out[i] = preprocess(image).grey
+        progress.advance()
+    progress.close()
+    return out
+
+
+# --- UCI pendigits (UNIPEN format) ---
+
+
+@dataclass(frozen=True)
+class PenDigit:
+    label: int
+    writer: int
+    strokes: tuple[np.ndarray, ...]  # each (n, 2) of (x, y) in canvas orientation (y down), 0..500
+
+
+def load_pendigits(path: str | Path) -> list[PenDigit]:
+    """Parse UNIPEN `.SEGMENT DIGIT`, `.COMMENT label writer index`, `.PEN_DOWN ... .PEN_UP` blocks."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Pen digits file {path} does not exist.")
+    digits: list[PenDigit] = []
+    label = writer = -1
+    strokes: list[np.ndarray] = []
+    points: list[tuple[int, int]] | None = None
+
+    def flush() -> None:
+        if label >= 0 and strokes:
+            digits.append(PenDigit(label, writer, tuple(strokes)))
+
+    for line in _read_maybe_gzip(path).decode("ascii", "replace").splitlines():
+        if line.startswith(".SEGMENT"):
+            flush()
+            label, writer, strokes = int(line.rsplit('"', 2)[1]), -1, []
+        elif line.startswith(".COMMENT") and label >= 0:
+            writer = int(line.split()[2])
+        elif line.startswith(".PEN_DOWN"):
+            points = []
+        elif line.startswith(".PEN_UP"):
+            if points:
+                xy = np.array(points, np.float32)
+                xy[:, 1] = 500 - xy[:, 1]  # the tablet's y points up, a canvas's down
+                strokes.append(xy)
+            points = None
+        elif points is not None and line.strip():
+            x, y = line.split()[:2]
+            points.append((int(x), int(y)))
+    flush()
+    if not digits:
+        raise DataError(f"{path} holds no UNIPEN digits.")
+    return digits
+
+
+def render_strokes(strokes: Iterable[np.ndarray], size: int = PAD_SIZE, pen_width: float = PEN_WIDTH,
+                   source_size: float = 500.0) -> np.ndarray:
+    """Draw strokes as the pad does: a round pen of pen_width * size, light ink on a dark (H, W) uint8."""
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    scale = size / source_size
+    width = max(1, round(pen_width * size))
+    radius = width / 2
+    for stroke in strokes:
+        xy = [(float(x) * scale, float(y) * scale) for x, y in stroke]
+        if len(xy) > 1:
+            draw.line(xy, fill=255, width=width, joint="curve")
+        for x, y in (xy[0], xy[-1]):  # round caps
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    return np.asarray(image)
+
+
+def pendigit_inputs(digits: list[PenDigit], pen_widths: Iterable[float],
+                    rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Render each digit once per pen width (jittered by rng) and preprocess: (N, 28, 28) grey, labels."""
+    widths = list(pen_widths)
+    grey = np.zeros((len(digits) * len(widths), 28, 28), np.float32)
+    labels = np.zeros(len(grey), np.uint8)
+    progress = Progress(len(grey), "rendering pen digits")
+    for i, (width, digit) in enumerate((w, d) for w in widths for d in digits):
+        jitter = rng.uniform(0.85, 1.15) if rng is not None else 1.0
+        with contextlib.suppress(BlankDrawing):
+            grey[i] = preprocess(render_strokes(digit.strokes, pen_width=width * jitter)).grey
+        labels[i] = digit.label
+        progress.advance()
+    progress.close()
+    return grey, labels
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,112 @@
+"""Any drawing -> the 28x28 binary input the networks read, the way MNIST was made.
+
+This is the one place that knows the recipe: find the ink against the background, crop to it, scale
+the longer side to 20 px (anti-aliased, keeping the aspect ratio), paste into 28x28 so the centre of
+mass sits in the middle, and threshold. Training, evaluation and serving all call `preprocess`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+SIZE = 28  # the network's input is SIZE x SIZE
+BOX = 20  # the ink's longer side is scaled to BOX pixels, as in MNIST
+THRESHOLD = 0.5  # a pixel is on when its ink is at least half the strongest ink in the drawing
+MIN_CONTRAST = 0.2  # ink must differ from the background by a fifth of the full scale (51 of 255)
+MIN_EXTENT = 0.08  # ink spanning less than this fraction of the drawing's longer side is a speck
+MIN_EXTENT_PX = 3  # and so is ink spanning fewer pixels than this
+# Where MNIST's centre of mass lands, in pixel-index coordinates (the mean over its training set).
+CENTRE = (14.0, 14.0)
+
+
+class BlankDrawing(ValueError):
+    """The drawing holds no digit: no ink, a uniform image, or a speck too small to be one."""
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    grey: np.ndarray  # (28, 28) float32 in [0, 1]: scaled, centred ink before thresholding
+    bits: np.ndarray  # (28, 28) uint8 of 0/1: what the network sees
+
+    def bit_string(self) -> str:
+        """The 784 bits as a row-major string of '0' and '1'."""
+        return (self.bits.reshape(-1) + ord("0")).astype(np.uint8).tobytes().decode("ascii")
+
+
+def ink_map(image: np.ndarray) -> np.ndarray:
+    """Where the ink is, as float32 in [0, 1] (1 = the strongest ink), from pixels on a 0-255 scale.
+
+    image: (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA. Where alpha varies
+    (a transparent canvas) alpha is the ink; otherwise the ink is what differs from the background,
+    estimated as the median of the border, so dark-on-light and light-on-dark both work.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        alpha = img[:, :, -1]
+        if alpha.min() < 255 * (1 - MIN_CONTRAST):
+            ink = alpha / 255.0
+            return _normalise(np.where(ink >= MIN_CONTRAST, ink, 0))
+        img = img[:, :, :-1]
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = img @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as Pillow's "L"
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim != 2:
+        raise ValueError(f"expected a (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    ink = np.abs(img - np.median(border)) / 255.0
+    return _normalise(np.where(ink >= MIN_CONTRAST, ink, 0))
+
+
+def _normalise(ink: np.ndarray) -> np.ndarray:
+    peak = ink.max(initial=0.0)
+    return (ink / peak if peak > 0 else ink).astype(np.float32)
+
+
+def preprocess(image: np.ndarray) -> Preprocessed:
+    """A drawing (see `ink_map`) -> its 28x28 grey and binary inputs. Raises BlankDrawing."""
+    ink = ink_map(image)
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    if rows.size == 0:
+        raise BlankDrawing("The drawing has no ink.")
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    h, w = bottom - top, right - left
+    if max(h, w) < max(MIN_EXTENT_PX, MIN_EXTENT * max(ink.shape)):
+        raise BlankDrawing("The ink is too small to be a digit.")
+    grey = centre(fit_box(ink[top:bottom, left:right]))
+    return Preprocessed(grey, binarize(grey))
+
+
+def fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale so the longer side is BOX pixels, keeping the aspect ratio (at least 1 pixel wide)."""
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    # Averaging over the pixels each output covers is anti-aliased and undoes a whole-number
+    # enlargement exactly; enlarging a small drawing interpolates.
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    out = np.asarray(Image.fromarray(crop).resize(size, resample), dtype=np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
+def centre(box: np.ndarray) -> np.ndarray:
+    """Paste into SIZE x SIZE with the centre of mass at CENTRE (as near as whole pixels allow)."""
+    h, w = box.shape
+    mass = box.sum()
+    cy = (box.sum(axis=1) @ np.arange(h)) / mass
+    cx = (box.sum(axis=0) @ np.arange(w)) / mass
+    top = int(np.clip(round(CENTRE[0] - cy), 0, SIZE - h))
+    left = int(np.clip(round(CENTRE[1] - cx), 0, SIZE - w))
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[top:top + h, left:left + w] = box
+    return out
+
+
+def binarize(grey: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+    """Grey ink in [0, 1] -> 0/1 pixels (uint8). Works on any shape, e.g. a batch."""
+    return (grey >= threshold).astype(np.uint8)
