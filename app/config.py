@@ -1,13 +1,22 @@
-"""Settings, read once from environment variables with the DIGITPAD_ prefix."""
+"""Settings, read once from environment variables with the DIGITPAD_ prefix.
+
+DIGITPAD_CORS_ORIGINS takes a comma-separated list of origins (or "*"); CORS stays off while it is empty.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "model"
+MiB = 1024 * 1024
+MAX_IMAGE_SIDE = 4096
+MAX_IMAGE_PIXELS = 16_000_000
 
 
 class Settings(BaseSettings):
@@ -15,7 +24,34 @@ class Settings(BaseSettings):
 
     model_dir: Path = MODEL_DIR
     default_model: str = "cnn"
-    models: tuple[str, ...] = ("cnn", "mlp", "logreg")
+    models: Annotated[tuple[str, ...], NoDecode] = ("cnn", "mlp", "logreg")
+
+    max_body_bytes: int = Field(2 * MiB, gt=0)
+    # 256 pad-size PNGs (280x280, a few KB each) sent as base64 JSON fit with a wide margin.
+    max_batch_body_bytes: int = Field(32 * MiB, gt=0)
+    max_image_side: int = Field(MAX_IMAGE_SIDE, gt=0)
+    max_image_pixels: int = Field(MAX_IMAGE_PIXELS, gt=0)
+    max_batch_images: int = Field(256, gt=0)
+    # Inference calls running at once per worker; more would only queue for the same cores.
+    inference_threads: int = Field(2, gt=0)
+
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    templates_dir: Path = ROOT / "templates"
+    static_dir: Path = ROOT / "static"
+
+    @field_validator("models", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
 
 @lru_cache

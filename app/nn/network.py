@@ -237,7 +237,7 @@ def load_model(path: str | Path) -> Model:
     if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with path.open("rb") as file, np.load(file, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         meta = json.loads(arrays.pop("__meta__").tobytes())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:

@@ -1,0 +1,65 @@
+"""Drawings for tests: digits as pen strokes, rendered the way the pad renders them.
+
+Strokes are lists of (x, y) points in the unit square, y down, so the same digit can be replayed
+on a canvas of any size by the browser tests or rendered to a PNG for the API tests.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+Stroke = list[tuple[float, float]]
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: float, n: int = 24) -> Stroke:
+    """Points on an ellipse from start to end angle (degrees, 0 = right, 90 = down)."""
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in np.linspace(start_deg, end_deg, n)]
+
+
+DIGIT_STROKES: dict[int, list[Stroke]] = {
+    0: [_arc(0.5, 0.5, 0.22, 0.36, -90, 275, 40)],
+    1: [[(0.42, 0.24), (0.54, 0.14), (0.54, 0.86)]],
+    2: [_arc(0.5, 0.33, 0.2, 0.18, 190, 380, 16) + [(0.6, 0.52), (0.3, 0.86), (0.74, 0.86)]],
+    3: [_arc(0.48, 0.32, 0.19, 0.17, 200, 450, 18) + _arc(0.48, 0.67, 0.22, 0.19, 270, 520, 18)[1:]],
+    4: [[(0.62, 0.86), (0.62, 0.14), (0.26, 0.62), (0.78, 0.62)]],
+    5: [[(0.7, 0.15), (0.36, 0.15), (0.33, 0.46)] + _arc(0.5, 0.64, 0.21, 0.21, 230, 500, 20)[1:]],
+    6: [[(0.64, 0.14), (0.48, 0.3), (0.36, 0.52)] + _arc(0.52, 0.66, 0.17, 0.19, 190, 540, 28)],
+    7: [[(0.27, 0.17), (0.73, 0.17), (0.44, 0.86)]],
+    8: [_arc(0.5, 0.31, 0.16, 0.16, 90, 450, 24), _arc(0.5, 0.67, 0.2, 0.19, -90, 270, 28)],
+    9: [_arc(0.5, 0.34, 0.18, 0.19, 0, 365, 28) + [(0.68, 0.36), (0.64, 0.86)]],
+}
+
+
+def stroke_image(strokes: list[Stroke], size: int = 280, pen: float = 0.075, scale: float = 1.0,
+                 offset: tuple[float, float] = (0.0, 0.0)) -> Image.Image:
+    """Strokes drawn with a round pen of `pen * size` pixels, dark ink on white, as an RGB image.
+
+    `scale` shrinks the digit about the canvas centre and `offset` moves it (fractions of the canvas).
+    """
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    width = max(1, round(pen * size))
+    r = width / 2
+    for stroke in strokes:
+        xy = [((0.5 + (x - 0.5) * scale + offset[0]) * size, (0.5 + (y - 0.5) * scale + offset[1]) * size)
+              for x, y in stroke]
+        draw.line(xy, fill="black", width=width, joint="curve")
+        for x, y in (xy[0], xy[-1]):
+            draw.ellipse((x - r, y - r, x + r, y + r), fill="black")
+    return image
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def digit_png(digit: int, size: int = 280, **kwargs: float | tuple[float, float]) -> bytes:
+    """A PNG of `digit` drawn as the pad would draw it."""
+    return png_bytes(stroke_image(DIGIT_STROKES[digit], size, **kwargs))  # type: ignore[arg-type]

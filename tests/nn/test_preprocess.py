@@ -1,0 +1,127 @@
+"""The one preprocessing function: MNIST's recipe, every polarity, and blank is blank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, ink_map, preprocess
+from tests.factories import DIGIT_STROKES, stroke_image
+
+
+def grey_canvas(**kwargs) -> np.ndarray:
+    """A 7 drawn dark on white, as an (H, W) array."""
+    return np.asarray(stroke_image(DIGIT_STROKES[7], **kwargs).convert("L"))
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of each input's ink that lies within one pixel of the other's (the smaller share).
+
+    Strokes are two or three pixels wide, so a half-pixel difference in where a stroke falls flips
+    whole rows of bits; what matters is that the same strokes are in the same places.
+    """
+
+    def near(x: np.ndarray) -> np.ndarray:
+        padded = np.pad(x, 1)
+        return np.max([padded[i:i + SIZE, j:j + SIZE] for i in range(3) for j in range(3)], axis=0)
+
+    a, b = a.astype(bool), b.astype(bool)
+    return float(min((a & near(b)).sum() / a.sum(), (b & near(a)).sum() / b.sum()))
+
+
+def test_output_is_28x28_binary_with_the_ink_fitted_and_centred():
+    pre = preprocess(grey_canvas())
+    assert pre.bits.shape == (SIZE, SIZE) and pre.bits.dtype == np.uint8
+    assert set(np.unique(pre.bits)) == {0, 1}
+    rows, cols = np.nonzero(pre.grey.any(axis=1))[0], np.nonzero(pre.grey.any(axis=0))[0]
+    assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) == BOX
+    ys, xs = np.nonzero(pre.grey)
+    weights = pre.grey[ys, xs]
+    assert abs(np.average(ys, weights=weights) - 14) <= 0.5
+    assert abs(np.average(xs, weights=weights) - 14) <= 0.5
+    assert len(pre.bit_string()) == 784 and set(pre.bit_string()) == {"0", "1"}
+
+
+@pytest.mark.parametrize(("scale", "offset"), [(0.5, (-0.2, -0.2)), (0.4, (0.25, 0.2)), (0.9, (0.0, 0.05))])
+def test_shifted_or_scaled_digit_gives_nearly_the_same_input(scale, offset):
+    reference = preprocess(grey_canvas()).bits
+    # the pen is the pad's, so a smaller digit has relatively thicker strokes; keep it comparable
+    moved = preprocess(grey_canvas(scale=scale, offset=offset, pen=0.075 * scale)).bits
+    assert agreement(reference, moved) >= 0.95
+
+
+def test_canvas_size_does_not_matter():
+    small = preprocess(grey_canvas(size=140)).bits
+    large = preprocess(grey_canvas(size=560)).bits
+    assert agreement(small, large) >= 0.95
+
+
+def test_every_polarity_and_alpha_case_gives_the_same_input():
+    rgb = stroke_image(DIGIT_STROKES[3])
+    dark_on_light = np.asarray(rgb)
+    light_on_dark = 255 - dark_on_light
+    grey = np.asarray(rgb.convert("L"))
+    ink = 255 - grey
+    transparent = np.dstack([np.zeros_like(grey)] * 3 + [ink])  # black ink on a transparent canvas
+    white_ink_transparent = np.dstack([np.full_like(grey, 255)] * 3 + [ink])
+    grey_background = np.where(grey < 128, 30, 160).astype(np.uint8)  # dark ink on mid grey
+    reference = preprocess(grey).bits
+    for image in (dark_on_light, light_on_dark, ink, transparent, white_ink_transparent, grey_background,
+                  np.dstack([grey, np.full_like(grey, 255)])):
+        np.testing.assert_array_equal(preprocess(image).bits, reference)
+
+
+def test_pixels_may_be_floats_on_the_0_255_scale():
+    grey = grey_canvas().astype(np.float64)
+    np.testing.assert_array_equal(preprocess(grey).bits, preprocess(grey.astype(np.uint8)).bits)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((280, 280), np.uint8),  # nothing
+        np.full((280, 280), 255, np.uint8),  # white page
+        np.full((100, 80, 3), 128, np.uint8),  # uniform grey
+        np.dstack([np.zeros((50, 50, 3), np.uint8), np.zeros((50, 50), np.uint8)]),  # transparent canvas
+        np.pad(np.full((4, 4), 255, np.uint8), 138),  # a speck on a pad-size canvas
+        np.pad(np.full((1, 1), 255, np.uint8), 13),  # one pixel on a 28x28 grid
+        (np.random.default_rng(0).integers(0, 30, (200, 200))).astype(np.uint8),  # faint noise, no ink
+    ],
+    ids=["black", "white", "grey", "transparent", "speck", "pixel", "noise"],
+)
+def test_blank_drawings_are_reported_as_blank(image):
+    with pytest.raises(BlankDrawing):
+        preprocess(image)
+
+
+def test_faint_ink_is_still_found_and_scaled_to_full_strength():
+    grey = grey_canvas()
+    faint = np.where(grey < 128, 180, 255).astype(np.uint8)  # light grey pencil on white
+    assert ink_map(faint).max() == 1.0
+    np.testing.assert_array_equal(preprocess(faint).bits, preprocess(grey).bits)
+
+
+def test_tiny_drawing_is_enlarged_to_the_box():
+    # a 10-pixel-tall digit on a 28x28 grid is scaled up, not left small
+    small = np.asarray(Image.fromarray(grey_canvas(size=280)).resize((14, 14), Image.Resampling.BOX))
+    pre = preprocess(np.pad(small, 7, constant_values=255))
+    assert pre.bits.sum() > 40
+
+
+def test_mnist_digits_give_the_same_bits_at_pad_size(mnist_test):
+    """A digit blown up to the pad's size, as the page posts it, reads as training read it."""
+    images, _ = mnist_test
+    for image in images[:200]:
+        big = np.asarray(Image.fromarray(image).resize((280, 280), Image.Resampling.NEAREST))
+        np.testing.assert_array_equal(preprocess(big).bits, preprocess(image).bits)
+
+
+def test_binarize_uses_one_threshold_everywhere():
+    grey = np.array([[0.0, 0.49, 0.5, 1.0]], np.float32)
+    np.testing.assert_array_equal(binarize(grey), [[0, 0, 1, 1]])
+
+
+def test_rejects_images_of_unknown_shape():
+    with pytest.raises(ValueError, match="shape"):
+        preprocess(np.zeros((4, 4, 5)))
