@@ -26,14 +26,14 @@ class Settings(BaseSettings):
     default_model: str = "cnn"
     models: Annotated[tuple[str, ...], NoDecode] = ("cnn", "mlp", "logreg")
 
-    max_body_bytes: int = Field(2 * MiB, gt=0)
+    max_body_bytes: int = Field(default=2 * MiB, gt=0)
     # 256 pad-size PNGs (280x280, a few KB each) sent as base64 JSON fit with a wide margin.
-    max_batch_body_bytes: int = Field(32 * MiB, gt=0)
-    max_image_side: int = Field(MAX_IMAGE_SIDE, gt=0)
-    max_image_pixels: int = Field(MAX_IMAGE_PIXELS, gt=0)
-    max_batch_images: int = Field(256, gt=0)
+    max_batch_body_bytes: int = Field(default=32 * MiB, gt=0)
+    max_image_side: int = Field(default=MAX_IMAGE_SIDE, gt=0)
+    max_image_pixels: int = Field(default=MAX_IMAGE_PIXELS, gt=0)
+    max_batch_images: int = Field(default=256, gt=0)
     # Inference calls running at once per worker; more would only queue for the same cores.
-    inference_threads: int = Field(2, gt=0)
+    inference_threads: int = Field(default=2, gt=0)
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"

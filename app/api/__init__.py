@@ -1,0 +1,1 @@
+"""The web layer: routes, request and response models, middleware and the loaded models."""

@@ -1,0 +1,93 @@
+"""Reading drawings out of a request: a raw image body, a multipart upload, or JSON.
+
+Only the bytes are gathered here; decoding them is CPU work and happens off the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.api.errors import ApiError, from_validation_error
+from app.api.schemas import BatchJSON, PredictJSON
+from app.config import Settings
+from app.decoding import Source
+
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"})
+ACCEPTED = "image/png, image/jpeg, image/webp, image/gif, image/bmp, multipart/form-data or application/json"
+
+
+@dataclass(frozen=True)
+class Batch:
+    sources: list[Source]
+    model: str | None
+    top_k: int
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_drawing(request: Request) -> Source:
+    """The one drawing in a POST /api/predict body."""
+    kind = media_type(request)
+    if kind in IMAGE_TYPES:
+        return await request.body()
+    if kind == "multipart/form-data":
+        form = await _form(request, max_files=1)
+        upload = form.get("image")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "invalid_request", "The multipart body needs the image as a file in the field `image`.")
+        return await upload.read()
+    if kind == "application/json":
+        try:
+            payload = PredictJSON.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise from_validation_error(exc) from exc
+        return payload.image if payload.image is not None else payload.pixels or []
+    raise _unsupported(kind)
+
+
+async def read_batch(request: Request, settings: Settings) -> Batch:
+    """The drawings in a POST /api/predict/batch body, with the model and top_k it asks for."""
+    kind = media_type(request)
+    if kind == "application/json":
+        try:
+            payload = BatchJSON.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise from_validation_error(exc) from exc
+        batch = Batch(list(payload.images), payload.model, payload.top_k)
+    elif kind == "multipart/form-data":
+        form = await _form(request, max_files=settings.max_batch_images + 1)
+        uploads = form.getlist("images")
+        if any(not isinstance(upload, UploadFile) for upload in uploads):
+            raise ApiError(422, "invalid_request", "Every `images` field must be a file.")
+        try:
+            options = BatchJSON.model_validate({"images": ["-"] * len(uploads), "model": form.get("model"),
+                                                "top_k": form.get("top_k", 2)}, strict=False)
+        except ValidationError as exc:
+            raise from_validation_error(exc) from exc
+        batch = Batch([await upload.read() for upload in uploads if isinstance(upload, UploadFile)],
+                      options.model, options.top_k)
+    else:
+        raise _unsupported(kind, "application/json or multipart/form-data")
+    if len(batch.sources) > settings.max_batch_images:
+        raise ApiError(422, "invalid_request", f"The batch has {len(batch.sources)} images; send at most "
+                                               f"{settings.max_batch_images} at a time.")
+    return batch
+
+
+async def _form(request: Request, max_files: int) -> FormData:
+    try:
+        return await request.form(max_files=max_files, max_fields=16)
+    except HTTPException as exc:  # Starlette reports a malformed multipart body as a 400
+        raise ApiError(422, "invalid_request", f"The multipart body could not be read: {exc.detail}") from exc
+
+
+def _unsupported(kind: str, accepted: str = ACCEPTED) -> ApiError:
+    what = f"Content-Type {kind!r}" if kind else "A request without a Content-Type"
+    return ApiError(415, "unsupported_media_type", f"{what} is not accepted; send {accepted}.")

@@ -1,0 +1,60 @@
+"""Drawings through a model, off the event loop: decode, preprocess, run, and encode the answer as JSON bytes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio.to_thread
+import orjson
+
+from app.api.errors import empty_drawing_detail
+from app.config import Settings
+from app.decoding import ImageError, Source, decode_drawing
+from app.inference import predict_batch, predict_preprocessed
+from app.nn.network import Model
+from app.nn.preprocess import BlankDrawing, Preprocessed, preprocess
+
+
+async def predict_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings,
+                      limiter: anyio.CapacityLimiter) -> bytes:
+    """The JSON answer for one drawing. Raises ImageError or BlankDrawing."""
+    return await anyio.to_thread.run_sync(_predict_one, model, source, top_k, activations, settings, limiter=limiter)
+
+
+async def predict_many(model: Model, sources: list[Source], top_k: int, settings: Settings,
+                       limiter: anyio.CapacityLimiter) -> bytes:
+    """The JSON answer for a batch: a prediction or an error in place of each drawing."""
+    return await anyio.to_thread.run_sync(_predict_many, model, sources, top_k, settings, limiter=limiter)
+
+
+def _predict_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings) -> bytes:
+    start = time.perf_counter()
+    image = decode_drawing(source, settings.max_image_side, settings.max_image_pixels)
+    decoded = time.perf_counter()
+    pre = preprocess(image)
+    prepared = time.perf_counter()
+    timings = {"decode": _ms(start, decoded), "preprocess": _ms(decoded, prepared)}
+    prediction = predict_preprocessed(model, pre, top_k, activations, timings)
+    return orjson.dumps(prediction.to_json())
+
+
+def _predict_many(model: Model, sources: list[Source], top_k: int, settings: Settings) -> bytes:
+    results: list[dict[str, Any]] = [{} for _ in sources]
+    readable: list[tuple[int, Preprocessed]] = []
+    for i, source in enumerate(sources):
+        try:
+            readable.append((i, preprocess(decode_drawing(source, settings.max_image_side,
+                                                          settings.max_image_pixels))))
+        except ImageError as exc:
+            results[i] = {"error": {"code": exc.code, "detail": exc.detail}}
+        except BlankDrawing as exc:
+            results[i] = {"error": {"code": "empty_drawing", "detail": empty_drawing_detail(exc)}}
+    predictions = predict_batch(model, [pre for _, pre in readable], top_k)
+    for (i, _), prediction in zip(readable, predictions, strict=True):
+        results[i] = prediction.to_json()
+    return orjson.dumps({"results": results})
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 3)

@@ -1,0 +1,63 @@
+"""The models a server answers with, loaded once at start-up and described for the API and the page."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from app.config import Settings
+from app.inference import layer_shape
+from app.nn.network import Model, ModelFileError, load_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelRegistry:
+    default: str
+    models: dict[str, Model] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # name -> why it did not load
+    # Bounds the inference threads of this worker: more at once would only contend for the same cores.
+    limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+
+    @classmethod
+    def load(cls, settings: Settings) -> ModelRegistry:
+        registry = cls(settings.default_model, limiter=anyio.CapacityLimiter(settings.inference_threads))
+        for name in settings.models:
+            path = settings.model_dir / f"{name}.npz"
+            try:
+                registry.models[name] = load_model(path)
+            except ModelFileError as exc:
+                registry.failures[name] = str(exc)
+                logger.error("Model %s not loaded from %s: %s", name, path, exc)
+        if settings.default_model not in settings.models:
+            registry.failures[settings.default_model] = (
+                f"The default model {settings.default_model!r} is not among DIGITPAD_MODELS.")
+        return registry
+
+    @property
+    def ready(self) -> bool:
+        return not self.failures and self.default in self.models
+
+    def get(self, name: str | None) -> Model | None:
+        return self.models.get(name or self.default)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [describe(model) for model in self.models.values()]
+
+
+def describe(model: Model) -> dict[str, Any]:
+    """A model as GET /api/models lists it."""
+    network = model.network
+    test = model.meta.get("metrics", {}).get("test", {})
+    return {
+        "name": model.name,
+        "title": network.arch.title,
+        "description": network.arch.description,
+        "parameters": network.parameter_count,
+        "layers": [{"name": info.name, "kind": info.kind, "shape": layer_shape(info)} for info in network.visible],
+        "test_accuracy": test.get("accuracy"),
+    }

@@ -1,0 +1,1 @@
+"""One router per area of the API, each included by `app.main.create_app`."""

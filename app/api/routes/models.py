@@ -1,0 +1,38 @@
+"""GET /api/models and the weights feeding one unit, for the page's hover view."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Path
+from starlette.responses import Response
+
+from app.api.deps import RegistryDep, find_model
+from app.api.errors import ApiError
+from app.api.responses import OrjsonResponse
+from app.api.schemas import ModelsOut, UnitOut, error_responses
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+@router.get("", response_model=ModelsOut, summary="The models this server answers with")
+async def list_models(registry: RegistryDep) -> Response:
+    return OrjsonResponse({"default": registry.default, "models": registry.describe()})
+
+
+@router.get("/{name}/layers/{layer}/units/{index}", response_model=UnitOut, responses=error_responses(404),
+            summary="The weights and bias feeding one unit")
+async def unit_weights(registry: RegistryDep, name: str, layer: str,
+                       index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.")],
+                       ) -> Response:
+    model = find_model(registry, name)
+    try:
+        weights, bias = model.network.unit_weights(layer, index)
+    except (KeyError, IndexError) as exc:
+        raise ApiError(404, "unknown_unit", f"Model {name!r} has no unit {index} in a layer {layer!r} with weights; "
+                                            f"see GET /api/models for its layers and their shapes.") from exc
+    weights = np.ascontiguousarray(weights, dtype=np.float32)
+    return OrjsonResponse({"model": model.name, "layer": layer, "unit": index, "shape": list(weights.shape),
+                           "bias": bias, "min": float(weights.min()), "max": float(weights.max()),
+                           "weights": weights.reshape(-1)})

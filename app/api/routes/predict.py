@@ -1,0 +1,54 @@
+"""POST /api/predict and /api/predict/batch: drawings in, guesses (and activations) out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.api.deps import ModelDep, RegistryDep, SettingsDep, find_model
+from app.api.drawings import read_batch, read_drawing
+from app.api.predictions import predict_many, predict_one
+from app.api.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
+
+router = APIRouter(prefix="/api/predict", tags=["predict"])
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+PREDICT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    **{kind: BINARY for kind in ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
+                                       "properties": {"image": {"type": "string", "format": "binary"}}}},
+    "application/json": {"schema": PredictJSON.model_json_schema()},
+}}}
+BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": BatchJSON.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["images"], "properties": {
+        "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "model": {"type": "string"}, "top_k": {"type": "integer", "minimum": 1, "maximum": 10}}}},
+}}}
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+@router.post("", response_model=PredictionOut, responses=error_responses(404, 413, 415, 422),
+             openapi_extra=PREDICT_BODY, summary="Guess the digit in one drawing")
+async def predict(request: Request, model: ModelDep, registry: RegistryDep, settings: SettingsDep,
+                  top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
+                  activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
+                  ) -> Response:
+    """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
+    `{"pixels"}`. The format of an image is read from its bytes."""
+    source = await read_drawing(request)
+    return _json(await predict_one(model, source, top_k, activations, settings, registry.limiter))
+
+
+@router.post("/batch", response_model=BatchOut, responses=error_responses(404, 413, 415, 422),
+             openapi_extra=BATCH_BODY, summary="Guess the digits in up to 256 drawings")
+async def predict_batch(request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+    """One result per image, in order; an image that cannot be read gets an `error` in its place."""
+    batch = await read_batch(request, settings)
+    model = find_model(registry, batch.model)
+    return _json(await predict_many(model, batch.sources, batch.top_k, settings, registry.limiter))

@@ -1,0 +1,134 @@
+"""Request and response models: they validate what comes in and document every answer in OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong, as a sentence a person can act on.")
+    code: str = Field(description="A machine-readable error code, e.g. `invalid_image`.")
+
+
+class PredictJSON(BaseModel):
+    """One drawing as JSON: either an encoded image or a grid of grey levels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
+    pixels: list[list[PixelValue]] | None = Field(
+        None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PredictJSON:
+        if (self.image is None) == (self.pixels is None):
+            raise ValueError("send exactly one of `image` or `pixels`")
+        return self
+
+
+class BatchJSON(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    images: list[str] = Field(min_length=1, description="1 to 256 images, each a data URL or bare base64.")
+    model: str | None = Field(None, max_length=64, description="Model name; the server's default when absent.")
+    top_k: TopK = 2
+
+
+class GuessOut(BaseModel):
+    digit: int = Field(ge=0, le=9)
+    probability: float
+
+
+class InputOut(BaseModel):
+    width: int
+    height: int
+    bits: str = Field(description="width x height characters of 0 and 1, row-major: what the network saw.")
+
+
+class LayerActivationsOut(BaseModel):
+    """One layer's activations, quantised to a byte each.
+
+    Decode `data` from base64 to `prod(shape)` bytes; value = min + byte / 255 * (max - min), row-major
+    in `shape`. Feature maps are channel-first, [C, H, W], so each map is one contiguous run of H*W bytes.
+    """
+
+    name: str
+    kind: str = Field(description="input, conv, pool, dense or output")
+    shape: list[int]
+    min: float
+    max: float
+    data: str = Field(description="base64 of one unsigned byte per value")
+
+
+class PredictionOut(BaseModel):
+    model: str
+    prediction: int = Field(ge=0, le=9)
+    guesses: list[GuessOut]
+    probabilities: list[float] = Field(min_length=10, max_length=10)
+    input: InputOut
+    layers: list[LayerActivationsOut] | None = Field(None, description="Present when `activations` is true.")
+    timings_ms: dict[str, float]
+
+
+class BatchErrorDetail(BaseModel):
+    code: str
+    detail: str
+
+
+class BatchErrorOut(BaseModel):
+    error: BatchErrorDetail
+
+
+class BatchOut(BaseModel):
+    results: list[PredictionOut | BatchErrorOut] = Field(description="One per image, in the order sent.")
+
+
+class LayerOut(BaseModel):
+    name: str
+    kind: str
+    shape: list[int]
+
+
+class ModelOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    parameters: int
+    layers: list[LayerOut]
+    test_accuracy: float | None = Field(description="Accuracy on the 10k MNIST test digits, 0 to 1.")
+
+
+class ModelsOut(BaseModel):
+    default: str
+    models: list[ModelOut]
+
+
+class UnitOut(BaseModel):
+    model: str
+    layer: str
+    unit: int
+    shape: list[int] = Field(description="[C, k, k] for a conv kernel stack; the shape of the layer below for a "
+                                         "dense unit, e.g. [28, 28] or [C, H, W].")
+    bias: float
+    min: float
+    max: float
+    weights: list[float] = Field(description="The weights, row-major in `shape`.")
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    models: list[str]
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error statuses a route can answer with."""
+    return {status: {"model": ErrorOut} for status in statuses}

@@ -1,0 +1,72 @@
+"""The DigitPad web app, assembled: settings, models, routers, static files, templates and middleware.
+
+Run it with `digitpad serve`, or `uvicorn app.main:app` with OPENBLAS_NUM_THREADS=1 and OMP_NUM_THREADS=1
+set so several workers do not oversubscribe the cores (`digitpad serve` sets them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from app import __version__
+from app.api.errors import install_error_handlers
+from app.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
+from app.api.registry import ModelRegistry
+from app.api.routes import docs, health, models, pages, predict
+from app.config import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Draw a digit, watch the network think.
+
+Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    registry = await anyio.to_thread.run_sync(ModelRegistry.load, settings)
+    app.state.registry = registry
+    if registry.ready:
+        logger.info("Loaded models %s from %s", ", ".join(registry.models), settings.model_dir)
+    else:
+        logger.error("Not ready: %s", " ".join(registry.failures.values()))
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.getLogger("app").setLevel(settings.log_level.upper())
+
+    app = FastAPI(title="DigitPad", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(directory=settings.templates_dir)
+    install_error_handlers(app)
+
+    for area in (predict, models, health, pages, docs):
+        app.include_router(area.router)
+    if settings.static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
+
+    # Added innermost first: security headers wrap everything, so errors and 413s carry them too.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,
+                       path_limits={"/api/predict/batch": settings.max_batch_body_bytes})
+    app.add_middleware(UnexpectedErrorMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"])
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+app = create_app()
