@@ -1,0 +1,54 @@
+/** The DigitPad service as the page uses it: predictions and the weights feeding one unit. */
+
+const PREDICT_URL = '/api/predict';
+const TOP_K = 2;
+
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function readJson(response) {
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ApiError(response.status, body.code ?? 'http_error', body.detail ?? response.statusText);
+  }
+  return body;
+}
+
+function canvasToPng(canvas) {
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('The drawing could not be encoded.'))),
+      'image/png');
+  });
+}
+
+/** Posts a canvas as a PNG; the guesses, probabilities and every layer's activations. */
+export async function predict(canvas, { model, signal }) {
+  const body = await canvasToPng(canvas);
+  const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
+  const response = await fetch(`${PREDICT_URL}?${params}`, {
+    method: 'POST', body, signal, headers: { 'Content-Type': 'image/png' },
+  });
+  return readJson(response);
+}
+
+/** The weights and bias feeding a unit, fetched once per model, layer and unit. */
+export class UnitWeights {
+  #cache = new Map();
+
+  get(model, layer, unit) {
+    const key = `${model}/${layer}/${unit}`;
+    if (!this.#cache.has(key)) {
+      const url = `/api/models/${encodeURIComponent(model)}/layers/${encodeURIComponent(layer)}/units/${unit}`;
+      const request = fetch(url).then(readJson);
+      request.catch(() => this.#cache.delete(key)); // a failed fetch is retried next time
+      this.#cache.set(key, request);
+    }
+    return this.#cache.get(key);
+  }
+}

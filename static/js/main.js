@@ -1,0 +1,128 @@
+/** Wires the pad, the live guesser, the results, the network view and the model switch together. */
+
+import { UnitWeights, predict } from './api.js';
+import { LiveGuesser } from './guesser.js';
+import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
+import { hasWeights, strongest, weightUnit } from './network.js';
+import { NetworkView } from './network-view.js';
+import { DrawingPad, TOOLS } from './pad.js';
+import { ResultsView, lookUp } from './ui.js';
+import { UnitDetail } from './unit-detail.js';
+
+const STRONGEST_SHOWN = 8; // inputs outlined for a dense unit: enough to see a pattern, few enough to read
+
+const els = lookUp();
+const { config } = els;
+const models = new Map(config.models.map((m) => [m.name, m]));
+let model = els.model.value || config.default_model;
+
+const pad = new DrawingPad(els.pad, { penWidth: config.pen_width });
+const results = new ResultsView(els);
+const view = new NetworkView(els.layers);
+const detail = new UnitDetail(els.unitDetail);
+const weights = new UnitWeights();
+
+const guesser = new LiveGuesser({
+  capture() {
+    const canvas = pad.snapshot();
+    return canvas && { canvas, version: pad.version, model };
+  },
+  send: (request, signal) => predict(request.canvas, { model: request.model, signal }),
+  on: {
+    pending: () => results.pending(),
+    blank() {
+      results.empty();
+      view.clear();
+    },
+    result(answer, request) {
+      const current = request.version === pad.version && request.model === model;
+      results.show(answer, current);
+      if (request.model === model) view.update(answer.layers ?? []);
+      if (current && !pad.drawing) results.announce(answer);
+    },
+    error(error) {
+      if (error.code === 'empty_drawing') {
+        results.empty();
+        view.clear();
+      } else {
+        results.error(`No guess: ${error.message}`);
+      }
+    },
+  },
+});
+
+function syncTools() {
+  els.tools.pencil.setAttribute('aria-pressed', String(pad.tool === TOOLS.PENCIL));
+  els.tools.eraser.setAttribute('aria-pressed', String(pad.tool === TOOLS.ERASER));
+  els.tools.undo.setAttribute('aria-disabled', String(!pad.canUndo));
+}
+
+function switchModel(name) {
+  model = models.has(name) ? name : config.default_model;
+  els.model.value = model;
+  els.modelDescription.textContent = `${models.get(model).title}: ${models.get(model).description}`;
+  view.build(models.get(model));
+  detail.reset();
+  guesser.settle();
+}
+
+// A unit's weights arrive asynchronously; only the latest selection's are shown.
+let selectedKey = null;
+view.addEventListener('select', async ({ detail: selection }) => {
+  const key = `${model}/${selection.layer.name}/${selection.index}`;
+  const sameUnit = key === selectedKey;
+  selectedKey = key;
+  if (sameUnit) detail.setValue(selection.value);
+  else detail.show(selection);
+  if (!hasWeights(selection.layer)) return;
+  try {
+    const unit = await weights.get(model, selection.layer.name, weightUnit(selection.layer, selection.geometry, selection.address));
+    if (key !== selectedKey) return;
+    if (!sameUnit) detail.showWeights(selection, unit);
+    if (selection.layer.kind !== 'conv' && selection.below?.kind !== 'input') {
+      view.markStrongest(selection, strongest(unit.weights, STRONGEST_SHOWN), unit.weights);
+    }
+  } catch (error) {
+    if (key === selectedKey) detail.showError(`The weights could not be loaded: ${error.message}`);
+  }
+});
+
+pad.addEventListener('strokestart', () => {
+  syncTools();
+  results.pending();
+  guesser.changed();
+});
+pad.addEventListener('strokechange', () => guesser.changed());
+pad.addEventListener('strokeend', () => guesser.settle());
+pad.addEventListener('change', () => {
+  syncTools();
+  guesser.settle();
+});
+pad.addEventListener('toolchange', syncTools);
+
+els.tools.pencil.addEventListener('click', () => { pad.tool = TOOLS.PENCIL; });
+els.tools.eraser.addEventListener('click', () => { pad.tool = TOOLS.ERASER; });
+els.tools.undo.addEventListener('click', () => pad.undo());
+els.tools.clear.addEventListener('click', () => pad.clear());
+els.model.addEventListener('change', () => switchModel(els.model.value));
+
+document.addEventListener('keydown', (event) => {
+  const target = event.target;
+  if (event.altKey || target.closest?.('input, select, textarea, [contenteditable="true"]')) return;
+  const key = event.key.toLowerCase();
+  const command = event.ctrlKey || event.metaKey;
+  if (command && key === 'z' && !event.shiftKey) pad.undo();
+  else if (command || event.shiftKey) return;
+  else if (key === 'p') pad.tool = TOOLS.PENCIL;
+  else if (key === 'e') pad.tool = TOOLS.ERASER;
+  else if (key === 'delete' || key === 'backspace' || key === 'c') pad.clear();
+  else return;
+  event.preventDefault();
+});
+
+for (const [role, lut] of [['sequential-scale', SEQUENTIAL], ['diverging-scale', DIVERGING]]) {
+  for (const legend of document.querySelectorAll(`[data-role="${role}"]`)) legend.style.backgroundImage = cssGradient(lut);
+}
+detail.reset();
+syncTools();
+switchModel(model);

@@ -1,0 +1,278 @@
+/**
+ * The inside of the network: one panel per layer, each unit drawn with its activation (feature
+ * maps as small heatmaps, dense layers as grids of cells, the output as ten labelled cells), each
+ * panel with a Show/Hide toggle. Pointing at a unit (mouse, touch or arrow keys) selects it and
+ * outlines the units of the layer below that feed it.
+ */
+
+import { SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
+import {
+  decodeLayer, layerTitle, layout, receptiveField, unitAddress, unitIndex,
+} from './network.js';
+
+const MAP_PIXELS_PER_UNIT = 3; // CSS pixels per unit of a feature map...
+const MAP_MIN_PX = 32; // ...within these bounds, so small maps stay visible and large ones fit
+const MAP_MAX_PX = 72;
+const INPUT_PX = 140;
+const GRID_CELL_PX = 14;
+
+function element(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key in node && !key.startsWith('aria')) node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function describeShape(layer, geometry) {
+  if (layer.kind === 'output') return '10 digits';
+  if (geometry.grid) return `${geometry.count} units`;
+  const size = `${geometry.height}×${geometry.width}`;
+  return geometry.maps > 1 ? `${geometry.maps} maps of ${size}` : size;
+}
+
+function formatRange(min, max) {
+  return `${min.toFixed(2)} to ${max.toFixed(2)}`;
+}
+
+export class NetworkView extends EventTarget {
+  #container;
+  #model = null;
+  #panels = []; // per layer: {layer, geometry, section, body, maps: [{wrap, canvas, marks}], cells, range, data}
+  #selection = null; // {layerIndex, address}
+
+  constructor(container) {
+    super();
+    this.#container = container;
+  }
+
+  get model() { return this.#model; }
+
+  /** Lays out an empty panel for every layer of a model (from GET /api/models). */
+  build(model) {
+    this.#model = model;
+    this.#selection = null;
+    this.#panels = model.layers.map((layer, index) => this.#buildPanel(layer, index));
+    this.#container.replaceChildren(...this.#panels.map((p) => p.section));
+  }
+
+  /** Shows the activations of a prediction (its `layers`). */
+  update(layers) {
+    const byName = new Map(layers.map((l) => [l.name, l]));
+    for (const panel of this.#panels) {
+      const layer = byName.get(panel.layer.name);
+      panel.data = layer ? decodeLayer(layer) : null;
+      this.#paint(panel);
+    }
+    if (this.#selection) this.#select(this.#selection.layerIndex, this.#selection.address);
+  }
+
+  clear() {
+    for (const panel of this.#panels) {
+      panel.data = null;
+      this.#paint(panel);
+    }
+    if (this.#selection) this.#select(this.#selection.layerIndex, this.#selection.address);
+  }
+
+  /** Outlines units of the layer below the selection, e.g. those with the strongest weights. */
+  markStrongest(selection, indices, values) {
+    if (!this.#isCurrent(selection) || selection.layerIndex === 0) return;
+    const below = this.#panels[selection.layerIndex - 1];
+    const rects = indices.map((i) => {
+      const { map, x, y } = unitAddress(below.geometry, i);
+      return { map, x, y, w: 1, h: 1, kind: values[i] >= 0 ? 'positive' : 'negative' };
+    });
+    this.#mark(below, rects, true);
+  }
+
+  #isCurrent(selection) {
+    const current = this.#selection;
+    return current && current.layerIndex === selection.layerIndex
+      && unitIndex(this.#panels[current.layerIndex].geometry, current.address) === selection.index;
+  }
+
+  #buildPanel(layer, index) {
+    const geometry = layout(layer);
+    const title = layerTitle(layer);
+    const bodyId = `layer-body-${layer.name}`;
+    const titleId = `layer-title-${layer.name}`;
+    const toggle = element('button', {
+      type: 'button', className: 'toggle', 'aria-expanded': 'true', 'aria-controls': bodyId,
+      dataset: { testid: `toggle-${layer.name}` },
+    }, [element('span', { className: 'toggle-word', textContent: 'Hide' }),
+      element('span', { className: 'visually-hidden', textContent: ` ${title}` })]);
+    const range = element('span', { className: 'layer-range' });
+    const header = element('header', { className: 'layer-head' }, [
+      element('h3', { id: titleId }, [title, ' ', element('span', { className: 'layer-shape', textContent: describeShape(layer, geometry) })]),
+      range, toggle,
+    ]);
+    const body = element('div', {
+      id: bodyId, className: `layer-body kind-${layer.kind}`, tabIndex: 0, role: 'group',
+      'aria-label': `${title}: point at a unit, or use the arrow keys, to see what feeds it`,
+      dataset: { testid: `layer-${layer.name}` },
+    });
+    const panel = { layer, geometry, index, body, range, section: null, data: null, maps: [], cells: [] };
+    if (layer.kind === 'output') {
+      const row = element('div', { className: 'digits' });
+      for (let d = 0; d < geometry.count; d++) {
+        const value = element('span', { className: 'digit-value', textContent: '–' });
+        const cell = element('div', { className: 'digit-cell', dataset: { unit: String(d) } }, [
+          element('span', { className: 'digit-label', textContent: String(d) }), value]);
+        panel.cells.push({ cell, value });
+        row.append(cell);
+      }
+      body.append(row);
+    } else {
+      const list = element('div', { className: 'maps' });
+      const px = layer.kind === 'input' ? INPUT_PX
+        : geometry.grid ? null : Math.max(MAP_MIN_PX, Math.min(MAP_MAX_PX, geometry.width * MAP_PIXELS_PER_UNIT));
+      for (let m = 0; m < geometry.maps; m++) {
+        const canvas = element('canvas', { width: geometry.width, height: geometry.height });
+        const marks = element('div', { className: 'marks' });
+        const wrap = element('div', { className: geometry.grid ? 'map grid' : 'map', dataset: { map: String(m) } }, [canvas, marks]);
+        if (px) wrap.style.setProperty('--map-size', `${px}px`);
+        else wrap.style.setProperty('--map-size', `${geometry.width * GRID_CELL_PX}px`);
+        wrap.style.setProperty('--map-ratio', `${geometry.width} / ${geometry.height}`);
+        panel.maps.push({ wrap, canvas, marks });
+        list.append(wrap);
+      }
+      body.append(list);
+    }
+    toggle.addEventListener('click', () => {
+      const show = body.hidden;
+      body.hidden = !show;
+      toggle.setAttribute('aria-expanded', String(show));
+      toggle.querySelector('.toggle-word').textContent = show ? 'Hide' : 'Show';
+    });
+    body.addEventListener('pointermove', (e) => {
+      if (e.pointerType === 'mouse' || e.pointerType === 'pen') this.#pointAt(panel, e);
+    });
+    body.addEventListener('pointerdown', (e) => this.#pointAt(panel, e));
+    body.addEventListener('keydown', (e) => this.#onKey(panel, e));
+    panel.section = element('section', { className: 'layer', 'aria-labelledby': titleId }, [header, body]);
+    return panel;
+  }
+
+  #paint(panel) {
+    const { data, geometry } = panel;
+    panel.range.textContent = data ? formatRange(data.min, data.max) : '';
+    if (panel.layer.kind === 'output') {
+      panel.cells.forEach(({ cell, value }, d) => {
+        const t = data ? data.value(d) : 0;
+        cell.style.backgroundColor = data ? cssColour(SEQUENTIAL, t) : '';
+        cell.classList.toggle('dark-text', Boolean(data) && prefersDarkText(SEQUENTIAL, t));
+        value.textContent = data ? `${Math.round(t * 100)}%` : '–';
+      });
+      return;
+    }
+    const perMap = geometry.width * geometry.height;
+    panel.maps.forEach(({ canvas }, m) => {
+      const ctx = canvas.getContext('2d');
+      if (!data) {
+        ctx.clearRect(0, 0, canvas.width, canvas.height);
+        return;
+      }
+      const image = ctx.createImageData(geometry.width, geometry.height);
+      const count = geometry.grid ? geometry.count : perMap;
+      for (let i = 0; i < count; i++) {
+        const lut = data.bytes[m * perMap + i] * 3;
+        image.data.set([SEQUENTIAL[lut], SEQUENTIAL[lut + 1], SEQUENTIAL[lut + 2], 255], i * 4);
+      }
+      ctx.putImageData(image, 0, 0);
+    });
+  }
+
+  #pointAt(panel, event) {
+    const { geometry } = panel;
+    let address;
+    if (panel.layer.kind === 'output') {
+      const cell = event.target.closest('[data-unit]');
+      if (!cell) return;
+      address = { map: 0, y: 0, x: Number(cell.dataset.unit) };
+    } else {
+      const wrap = event.target.closest('[data-map]');
+      if (!wrap) return;
+      const box = wrap.querySelector('canvas').getBoundingClientRect();
+      const x = Math.floor(((event.clientX - box.left) / box.width) * geometry.width);
+      const y = Math.floor(((event.clientY - box.top) / box.height) * geometry.height);
+      if (x < 0 || y < 0 || x >= geometry.width || y >= geometry.height) return;
+      address = { map: Number(wrap.dataset.map), y, x };
+    }
+    if (geometry.grid && unitIndex(geometry, address) >= geometry.count) return;
+    const current = this.#selection;
+    if (current && current.layerIndex === panel.index && unitIndex(geometry, current.address) === unitIndex(geometry, address)) return;
+    this.#select(panel.index, address);
+  }
+
+  #onKey(panel, event) {
+    const { geometry } = panel;
+    const steps = {
+      ArrowRight: [0, 0, 1], ArrowLeft: [0, 0, -1], ArrowDown: [0, 1, 0], ArrowUp: [0, -1, 0],
+      PageDown: [1, 0, 0], PageUp: [-1, 0, 0],
+    };
+    const step = steps[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const here = this.#selection?.layerIndex === panel.index ? this.#selection.address : null;
+    const start = here ?? { map: 0, y: 0, x: 0 };
+    const last = (geometry.grid ? geometry.count : geometry.maps * geometry.width * geometry.height) - 1;
+    const clamp = (v, hi) => Math.max(0, Math.min(hi, v));
+    const next = here ? {
+      map: clamp(start.map + step[0], geometry.maps - 1),
+      y: clamp(start.y + step[1], geometry.height - 1),
+      x: clamp(start.x + step[2], geometry.width - 1),
+    } : start;
+    if (unitIndex(geometry, next) > last) return;
+    this.#select(panel.index, next);
+  }
+
+  #select(layerIndex, address) {
+    this.#selection = { layerIndex, address };
+    const panel = this.#panels[layerIndex];
+    const below = this.#panels[layerIndex - 1] ?? null;
+    for (const p of this.#panels) this.#mark(p, []);
+    if (panel.layer.kind === 'output') {
+      panel.cells.forEach(({ cell }, d) => cell.classList.toggle('selected', d === address.x));
+    } else {
+      this.#mark(panel, [{ map: address.map, x: address.x, y: address.y, w: 1, h: 1, kind: 'selected' }]);
+    }
+    if (below) {
+      const field = receptiveField(panel.layer, below.layer, address)
+        .map((r) => ({ ...r, kind: r.w === below.geometry.width && r.h === below.geometry.height ? 'all' : 'field' }));
+      this.#mark(below, field);
+    }
+    const index = unitIndex(panel.geometry, address);
+    this.dispatchEvent(new CustomEvent('select', {
+      detail: {
+        layerIndex, index, address, layer: panel.layer, below: below?.layer ?? null,
+        geometry: panel.geometry, title: layerTitle(panel.layer), belowTitle: below ? layerTitle(below.layer) : null,
+        value: panel.data ? panel.data.value(index) : null,
+      },
+    }));
+  }
+
+  /** Draws outline rectangles (in units) over a panel's maps; `add` keeps the ones already there. */
+  #mark(panel, rects, add = false) {
+    if (panel.layer.kind === 'output') {
+      if (!add) panel.cells.forEach(({ cell }) => cell.classList.remove('selected', 'field', 'positive', 'negative'));
+      for (const r of rects) panel.cells[r.x]?.cell.classList.add(r.kind === 'all' ? 'field' : r.kind);
+      return;
+    }
+    if (!add) panel.maps.forEach(({ marks }) => marks.replaceChildren());
+    const { width, height } = panel.geometry;
+    for (const r of rects) {
+      const target = panel.maps[r.map];
+      if (!target) continue;
+      const box = element('div', { className: `mark ${r.kind}` });
+      box.style.left = `${(r.x / width) * 100}%`;
+      box.style.top = `${(r.y / height) * 100}%`;
+      box.style.width = `${(r.w / width) * 100}%`;
+      box.style.height = `${(r.h / height) * 100}%`;
+      target.marks.append(box);
+    }
+  }
+}

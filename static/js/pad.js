@@ -1,0 +1,188 @@
+/**
+ * The drawing pad: a canvas drawn on with mouse, finger or pen. Strokes are kept in unit-square
+ * coordinates, so the pad redraws sharply at any size and pixel ratio, undo is a replay, and the
+ * drawing sent to the network is rendered at one fixed size whatever the screen.
+ */
+
+export const TOOLS = Object.freeze({ PENCIL: 'pencil', ERASER: 'eraser' });
+
+const ERASER_SCALE = 2.5; // the eraser is wider than the pen: rubbing out should be easy
+const EXPORT_SIZE = 280; // side of the image sent to the network, in pixels
+const INK_ALPHA = 51; // alpha a pixel needs to count as ink (the service ignores fainter pixels)
+const MIN_EXTENT = 0.1; // ink spanning less than this fraction of the pad is a dot, not a digit
+const INK = '#111';
+
+export class DrawingPad extends EventTarget {
+  #canvas;
+  #ctx;
+  #penWidth;
+  #strokes = [];
+  #active = null; // the stroke being drawn and the pointer drawing it
+  #tool = TOOLS.PENCIL;
+  #version = 0;
+  #exportCanvas = document.createElement('canvas');
+
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{penWidth: number}} options  pen diameter as a fraction of the pad's side
+   */
+  constructor(canvas, { penWidth }) {
+    super();
+    this.#canvas = canvas;
+    this.#ctx = canvas.getContext('2d');
+    this.#penWidth = penWidth;
+    this.#exportCanvas.width = this.#exportCanvas.height = EXPORT_SIZE;
+    canvas.addEventListener('pointerdown', (e) => this.#onDown(e));
+    canvas.addEventListener('pointermove', (e) => this.#onMove(e));
+    canvas.addEventListener('pointerup', (e) => this.#onUp(e));
+    canvas.addEventListener('pointercancel', (e) => this.#onUp(e));
+    canvas.addEventListener('contextmenu', (e) => e.preventDefault());
+    new ResizeObserver(() => this.#resize()).observe(canvas);
+    this.#resize();
+  }
+
+  get tool() { return this.#tool; }
+
+  set tool(tool) {
+    this.#tool = tool;
+    this.#canvas.dataset.tool = tool;
+    this.#emit('toolchange');
+  }
+
+  /** Increases on every change to the drawing, so an answer can be matched to what was drawn. */
+  get version() { return this.#version; }
+
+  get canUndo() { return this.#strokes.length > 0; }
+
+  get drawing() { return this.#active !== null; }
+
+  undo() {
+    if (!this.#strokes.length) return;
+    this.#cancelActive();
+    this.#strokes.pop();
+    this.#changed('change');
+  }
+
+  /** Clearing is a step of its own, so Undo brings the drawing back. */
+  clear() {
+    this.#cancelActive();
+    const last = this.#strokes.at(-1);
+    if (!this.#strokes.length || last.tool === 'clear') return;
+    this.#strokes.push({ tool: 'clear', points: [] });
+    this.#changed('change');
+  }
+
+  /** The drawing at the network's size: null when there is no digit on it, else its canvas. */
+  snapshot() {
+    const ctx = this.#exportCanvas.getContext('2d', { willReadFrequently: true });
+    this.#render(ctx, EXPORT_SIZE);
+    return hasDigit(ctx.getImageData(0, 0, EXPORT_SIZE, EXPORT_SIZE)) ? this.#exportCanvas : null;
+  }
+
+  #resize() {
+    const ratio = window.devicePixelRatio || 1;
+    const side = Math.round(this.#canvas.clientWidth * ratio);
+    if (side > 0 && side !== this.#canvas.width) {
+      this.#canvas.width = this.#canvas.height = side;
+      this.#render(this.#ctx, side);
+    }
+  }
+
+  #point(event) {
+    const box = this.#canvas.getBoundingClientRect();
+    return [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
+  }
+
+  #onDown(event) {
+    if (!event.isPrimary || this.#active || (event.pointerType === 'mouse' && event.button !== 0)) return;
+    event.preventDefault();
+    this.#canvas.setPointerCapture(event.pointerId);
+    const tool = event.pointerType === 'pen' && event.button === 5 ? TOOLS.ERASER : this.#tool;
+    this.#active = { stroke: { tool, points: [this.#point(event)] }, pointerId: event.pointerId };
+    this.#strokes.push(this.#active.stroke);
+    drawStroke(this.#ctx, this.#active.stroke, this.#canvas.width, this.#penWidth);
+    this.#changed('strokestart');
+  }
+
+  #onMove(event) {
+    if (!this.#active || event.pointerId !== this.#active.pointerId) return;
+    const { stroke } = this.#active;
+    const events = event.getCoalescedEvents?.() ?? [event];
+    const from = stroke.points.length - 1;
+    for (const e of events.length ? events : [event]) stroke.points.push(this.#point(e));
+    drawStroke(this.#ctx, stroke, this.#canvas.width, this.#penWidth, from);
+    this.#changed('strokechange');
+  }
+
+  #onUp(event) {
+    if (!this.#active || event.pointerId !== this.#active.pointerId) return;
+    this.#active = null;
+    this.#emit('strokeend');
+  }
+
+  #cancelActive() {
+    if (this.#active) {
+      this.#canvas.releasePointerCapture?.(this.#active.pointerId);
+      this.#active = null;
+    }
+  }
+
+  #changed(type) {
+    this.#version += 1;
+    if (type === 'change') this.#render(this.#ctx, this.#canvas.width);
+    this.#emit(type);
+  }
+
+  #emit(type) {
+    this.dispatchEvent(new Event(type));
+  }
+
+  #render(ctx, side) {
+    ctx.clearRect(0, 0, side, side);
+    const start = this.#strokes.findLastIndex((s) => s.tool === 'clear') + 1;
+    for (const stroke of this.#strokes.slice(start)) drawStroke(ctx, stroke, side, this.#penWidth);
+  }
+}
+
+/** Draws a stroke, or only its points from index `from` on, with a round pen. */
+function drawStroke(ctx, stroke, side, penWidth, from = 0) {
+  const width = penWidth * side * (stroke.tool === TOOLS.ERASER ? ERASER_SCALE : 1);
+  ctx.save();
+  // The eraser removes ink rather than painting white, so an erased pad is blank again.
+  ctx.globalCompositeOperation = stroke.tool === TOOLS.ERASER ? 'destination-out' : 'source-over';
+  ctx.strokeStyle = ctx.fillStyle = INK;
+  ctx.lineWidth = width;
+  ctx.lineCap = ctx.lineJoin = 'round';
+  const points = stroke.points.slice(from);
+  if (points.length === 1) {
+    ctx.beginPath();
+    ctx.arc(points[0][0] * side, points[0][1] * side, width / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  } else if (points.length > 1) {
+    ctx.beginPath();
+    ctx.moveTo(points[0][0] * side, points[0][1] * side);
+    for (const [x, y] of points.slice(1)) ctx.lineTo(x * side, y * side);
+    ctx.stroke();
+  }
+  ctx.restore();
+}
+
+/** Whether an image holds ink spanning enough of it to be a digit rather than a dot. */
+function hasDigit({ data, width, height }) {
+  let top = height;
+  let bottom = -1;
+  let left = width;
+  let right = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (data[(y * width + x) * 4 + 3] >= INK_ALPHA) {
+        if (y < top) top = y;
+        bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+  }
+  if (bottom < 0) return false;
+  return Math.max(bottom - top + 1, right - left + 1) >= MIN_EXTENT * Math.max(width, height);
+}
