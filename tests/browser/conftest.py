@@ -1,0 +1,148 @@
+"""A live DigitPad server with the shipped models, and headless Chromium pages that fail a test on any
+console error or any request to another host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SERVER_START_S = 90
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+
+
+def _unavailable(reason: str) -> None:
+    """Under CI the browser tests must run; elsewhere a machine without Chromium skips them."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser tests must run; install it with apt-get install -y chromium)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which(CHROMIUM)
+    if path is None:
+        _unavailable(f"Chromium not found at {CHROMIUM}: browser tests skipped")
+    return str(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
+    """`python -m app serve` on a free port, ready once its models are loaded."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + SERVER_START_S
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
+                try:
+                    with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server was not ready within {SERVER_START_S} s:\n{log_path.read_text()}")
+                time.sleep(0.25)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[object]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed: browser tests skipped")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that a test may assert on: console errors, and every request it made."""
+
+    base: str
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def predictions(self) -> list[str]:
+        return [url for url in self.requests if urlsplit(url).path == "/api/predict"]
+
+    def foreign(self) -> list[str]:
+        host = urlsplit(self.base).netloc
+        return [
+            url
+            for url in self.requests
+            if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != host
+        ]
+
+
+def _open(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[object, Watch]]:
+    context = browser.new_context(**options)  # type: ignore[attr-defined]
+    page = context.new_page()
+    watch = Watch(server)
+    page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.on("request", lambda request: watch.requests.append(request.url))
+    page.goto(server + "/")
+    page.wait_for_selector('[data-testid="layer-input"]')
+    yield page, watch
+    context.close()
+    assert watch.errors == [], f"console errors: {watch.errors}"
+    assert watch.foreign() == [], f"requests to other hosts: {watch.foreign()}"
+
+
+@pytest.fixture
+def desktop(browser: object, server: str) -> Iterator[tuple[object, Watch]]:
+    """A 1280x900 page on the drawing page."""
+    yield from _open(browser, server, DESKTOP)
+
+
+@pytest.fixture
+def phone(browser: object, server: str) -> Iterator[tuple[object, Watch]]:
+    """A 390x844 touch screen at 3 device pixels per CSS pixel."""
+    yield from _open(browser, server, PHONE)

@@ -1,0 +1,54 @@
+"""Replaying the factories' unit-square digit strokes on the page's pad, with a mouse or a finger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page
+
+from tests.factories import DIGIT_STROKES, Stroke
+
+MOUSE_STEPS = 3  # mouse moves between two stroke points, so the page sees a stroke as a user draws it
+
+
+def pad_points(
+    page: Page, stroke: Stroke, scale: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)
+) -> list[tuple[float, float]]:
+    """A stroke in page coordinates on the pad's bounding box, shrunk about the centre and moved."""
+    box = page.get_by_test_id("pad").bounding_box()
+    assert box is not None, "the pad is not visible"
+    return [
+        (
+            box["x"] + (0.5 + (x - 0.5) * scale + offset[0]) * box["width"],
+            box["y"] + (0.5 + (y - 0.5) * scale + offset[1]) * box["height"],
+        )
+        for x, y in stroke
+    ]
+
+
+def draw_strokes(page: Page, strokes: list[Stroke], **placement: Any) -> None:
+    for stroke in strokes:
+        points = pad_points(page, stroke, **placement)
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=MOUSE_STEPS)
+        page.mouse.up()
+
+
+def draw_digit(page: Page, digit: int, **placement: Any) -> None:
+    draw_strokes(page, DIGIT_STROKES[digit], **placement)
+
+
+def touch_digit(page: Page, digit: int, **placement: Any) -> None:
+    """Draws with one finger through the DevTools protocol, as a phone's touchscreen would."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for stroke in DIGIT_STROKES[digit]:
+            points = pad_points(page, stroke, **placement)
+            kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+            for kind, (x, y) in zip(kinds, points, strict=True):
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()

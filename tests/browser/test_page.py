@@ -1,0 +1,196 @@
+"""The drawing page in headless Chromium: drawing, live guessing, tools, the network view, the model
+switch, and screenshots at desktop and phone sizes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ROOT, Watch
+from tests.browser.drawing import draw_digit, draw_strokes, touch_digit
+from tests.factories import DIGIT_STROKES
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CNN_LAYERS = ["input", "conv1", "pool1", "conv2", "pool2", "fc", "output"]
+ANSWER_TIMEOUT_MS = 15_000
+
+
+def results(page: Page):
+    return page.get_by_test_id("results")
+
+
+def settle(page: Page) -> str:
+    """Waits until the guesses shown belong to the drawing on the pad; the first guess."""
+    expect(results(page)).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
+    return page.get_by_test_id("first-guess").text_content() or ""
+
+
+def expect_blank(page: Page) -> None:
+    expect(results(page)).to_have_attribute("data-state", "empty")
+    expect(page.get_by_test_id("first-guess")).to_have_text("")
+    expect(page.get_by_test_id("second-guess")).to_have_text("")
+
+
+def test_digits_drawn_with_the_mouse_are_read(desktop: tuple[Page, Watch]) -> None:
+    page, watch = desktop
+    misread = {}
+    for digit in DIGIT_STROKES:
+        page.get_by_test_id("clear").click()
+        expect_blank(page)
+        draw_digit(page, digit)
+        guess = settle(page)
+        if guess != str(digit):
+            misread[digit] = guess
+    assert misread == {}, f"digits read wrongly (drawn: read): {misread}"
+    second = page.get_by_test_id("second-guess").text_content()
+    assert second and second != page.get_by_test_id("first-guess").text_content()
+    assert all(
+        float(page.get_by_test_id(f"prob-{d}").get_attribute("data-probability") or "nan") >= 0 for d in range(10)
+    )
+    # Throttled: nowhere near one request per mouse move.
+    moves = sum(len(s) for strokes in DIGIT_STROKES.values() for s in strokes) * 3
+    assert len(watch.predictions()) < moves / 4
+
+
+def test_a_small_off_centre_digit_is_read(desktop: tuple[Page, Watch]) -> None:
+    page, _ = desktop
+    draw_digit(page, 7, scale=0.45, offset=(0.2, 0.18))
+    assert settle(page) == "7"
+    page.get_by_test_id("clear").click()
+    draw_digit(page, 3, scale=0.55, offset=(-0.18, -0.2))
+    assert settle(page) == "3"
+
+
+def test_touch_draws_and_the_page_does_not_scroll(phone: tuple[Page, Watch]) -> None:
+    page, _ = phone
+    page.get_by_test_id("pad").scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    touch_digit(page, 4)
+    assert settle(page) == "4"
+    assert page.evaluate("window.scrollY") == before
+
+
+def test_a_blank_pad_shows_no_guess_and_sends_nothing(desktop: tuple[Page, Watch]) -> None:
+    page, watch = desktop
+    expect_blank(page)
+    expect(page.get_by_text("Draw a digit").first).to_be_visible()
+    box = page.get_by_test_id("pad").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a dot is not a digit
+    page.get_by_test_id("clear").click()
+    page.keyboard.press("c")
+    page.wait_for_timeout(600)
+    expect_blank(page)
+    assert watch.predictions() == []
+
+
+def test_eraser_undo_and_clear(desktop: tuple[Page, Watch]) -> None:
+    page, watch = desktop
+    draw_digit(page, 1)
+    assert settle(page) == "1"
+
+    page.get_by_test_id("eraser").click()
+    expect(page.get_by_test_id("eraser")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("pencil")).to_have_attribute("aria-pressed", "false")
+    sent = len(watch.predictions())
+    draw_strokes(page, DIGIT_STROKES[1])  # rubbing out the whole stroke leaves no ink at all
+    expect_blank(page)
+
+    page.get_by_test_id("undo").click()  # the ink comes back
+    assert settle(page) == "1"
+    assert len(watch.predictions()) > sent
+
+    page.keyboard.press("p")
+    expect(page.get_by_test_id("pencil")).to_have_attribute("aria-pressed", "true")
+    page.get_by_test_id("clear").click()
+    expect_blank(page)
+    page.keyboard.press("Control+z")  # clearing can be undone too
+    assert settle(page) == "1"
+    page.keyboard.press("Delete")
+    expect_blank(page)
+
+
+def test_layer_toggles_hide_and_show_panels(desktop: tuple[Page, Watch]) -> None:
+    page, _ = desktop
+    for name in CNN_LAYERS:
+        toggle, panel = page.get_by_test_id(f"toggle-{name}"), page.get_by_test_id(f"layer-{name}")
+        expect(panel).to_be_visible()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        toggle.click()
+        expect(panel).to_be_hidden()
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        toggle.press("Enter")  # a toggle works from the keyboard as well
+        expect(panel).to_be_visible()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+
+
+def test_hovering_a_unit_shows_what_feeds_it(desktop: tuple[Page, Watch]) -> None:
+    page, _ = desktop
+    draw_digit(page, 2)
+    settle(page)
+    detail = page.get_by_test_id("unit-detail")
+
+    page.get_by_test_id("layer-conv1").locator("canvas").nth(3).hover()
+    expect(detail).to_contain_text("Convolution 1")
+    expect(detail.locator('[data-role="bias"]')).not_to_have_text("–")
+    expect(detail.locator('[data-role="value"]')).to_have_text(re.compile(r"^-?\d+\.\d{3}$"))
+    expect(detail.locator('[data-role="weights"] canvas')).to_have_count(1)  # one 5x5 kernel on the input
+    expect(page.get_by_test_id("layer-input").locator(".mark.field")).to_have_count(1)
+
+    page.get_by_test_id("layer-pool1").locator("canvas").first.hover()
+    expect(detail).to_contain_text("2×2")
+    expect(page.get_by_test_id("layer-conv1").locator(".mark.field")).to_have_count(1)
+
+    page.get_by_test_id("layer-conv2").locator("canvas").first.hover()
+    expect(detail.locator('[data-role="weights"] canvas')).to_have_count(16)  # a kernel per map below
+
+    page.get_by_test_id("layer-output").locator('[data-unit="2"]').hover()
+    expect(detail).to_contain_text("digit 2")
+    expect(detail.locator('[data-role="weights"] canvas')).to_have_count(1)
+    expect(page.get_by_test_id("layer-fc").locator(".mark.positive, .mark.negative")).to_have_count(8)
+
+
+def test_the_model_switch_predicts_again(desktop: tuple[Page, Watch]) -> None:
+    page, watch = desktop
+    draw_digit(page, 7)
+    assert settle(page) == "7"
+    with page.expect_request(lambda r: "/api/predict" in r.url and "model=mlp" in r.url):
+        page.get_by_test_id("model").select_option("mlp")
+    expect(page.get_by_test_id("layer-hidden")).to_be_visible()
+    expect(page.get_by_test_id("layer-conv1")).to_have_count(0)
+    assert settle(page) == "7"
+    page.get_by_test_id("model").select_option("logreg")
+    assert settle(page) == "7"
+    expect(page.get_by_test_id("layer-hidden")).to_have_count(0)
+    assert any("model=logreg" in url for url in watch.predictions())
+
+
+def _save(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def test_screenshot_desktop(desktop: tuple[Page, Watch]) -> None:
+    page, _ = desktop
+    draw_digit(page, 3)
+    assert settle(page) == "3"
+    page.get_by_test_id("layer-output").locator('[data-unit="3"]').hover()
+    expect(page.get_by_test_id("unit-detail").locator('[data-role="bias"]')).not_to_have_text("–")
+    page.evaluate("window.scrollTo(0, 0)")
+    assert _save(page, "desktop.png").stat().st_size > 0
+
+
+def test_screenshot_phone(phone: tuple[Page, Watch]) -> None:
+    page, _ = phone
+    page.get_by_test_id("pad").scroll_into_view_if_needed()
+    touch_digit(page, 5)
+    assert settle(page) == "5"
+    page.evaluate("window.scrollTo(0, 0)")
+    assert _save(page, "phone.png").stat().st_size > 0
