@@ -69,14 +69,30 @@ def resolve_model(name_or_path: str) -> Path:
     return get_settings().model_dir / f"{name_or_path}.npz"
 
 
+# One BLAS thread per worker process: each request already runs on its own thread, and several
+# workers each spawning a thread per core would fight over the same cores.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import copy
     import os
 
-    import uvicorn
+    for name in BLAS_THREAD_VARIABLES:  # before numpy is imported here or in a worker process
+        os.environ.setdefault(name, "1")
 
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from app.config import get_settings
+
+    level = get_settings().log_level
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["app"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
-                reload=args.reload, proxy_headers=True, access_log=False)
+                reload=args.reload, loop="uvloop", http="httptools", log_level=level, log_config=log_config,
+                proxy_headers=True, access_log=False)
     return 0
 
 

@@ -5,6 +5,8 @@ Only the bytes are gathered here; decoding them is CPU work and happens off the 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -38,11 +40,12 @@ async def read_drawing(request: Request) -> Source:
     if kind in IMAGE_TYPES:
         return await request.body()
     if kind == "multipart/form-data":
-        form = await _form(request, max_files=1)
-        upload = form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(422, "invalid_request", "The multipart body needs the image as a file in the field `image`.")
-        return await upload.read()
+        async with _form(request, max_files=1) as form:
+            upload = form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise ApiError(422, "invalid_request",
+                               "The multipart body needs the image as a file in the field `image`.")
+            return await upload.read()
     if kind == "application/json":
         try:
             payload = PredictJSON.model_validate_json(await request.body())
@@ -62,17 +65,17 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
             raise from_validation_error(exc) from exc
         batch = Batch(list(payload.images), payload.model, payload.top_k)
     elif kind == "multipart/form-data":
-        form = await _form(request, max_files=settings.max_batch_images + 1)
-        uploads = form.getlist("images")
-        if any(not isinstance(upload, UploadFile) for upload in uploads):
-            raise ApiError(422, "invalid_request", "Every `images` field must be a file.")
-        try:
-            options = BatchJSON.model_validate({"images": ["-"] * len(uploads), "model": form.get("model"),
-                                                "top_k": form.get("top_k", 2)}, strict=False)
-        except ValidationError as exc:
-            raise from_validation_error(exc) from exc
-        batch = Batch([await upload.read() for upload in uploads if isinstance(upload, UploadFile)],
-                      options.model, options.top_k)
+        async with _form(request, max_files=settings.max_batch_images + 1) as form:
+            uploads = form.getlist("images")
+            files = [upload for upload in uploads if isinstance(upload, UploadFile)]
+            if len(files) != len(uploads):
+                raise ApiError(422, "invalid_request", "Every `images` field must be a file.")
+            try:
+                options = BatchJSON.model_validate({"images": ["-"] * len(files), "model": form.get("model"),
+                                                    "top_k": form.get("top_k", 2)})
+            except ValidationError as exc:
+                raise from_validation_error(exc) from exc
+            batch = Batch([await upload.read() for upload in files], options.model, options.top_k)
     else:
         raise _unsupported(kind, "application/json or multipart/form-data")
     if len(batch.sources) > settings.max_batch_images:
@@ -81,11 +84,17 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
     return batch
 
 
-async def _form(request: Request, max_files: int) -> FormData:
+@asynccontextmanager
+async def _form(request: Request, max_files: int) -> AsyncIterator[FormData]:
+    """The parsed multipart body; its spooled files are closed on leaving the block."""
     try:
-        return await request.form(max_files=max_files, max_fields=16)
+        form = await request.form(max_files=max_files, max_fields=16)
     except HTTPException as exc:  # Starlette reports a malformed multipart body as a 400
         raise ApiError(422, "invalid_request", f"The multipart body could not be read: {exc.detail}") from exc
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
 def _unsupported(kind: str, accepted: str = ACCEPTED) -> ApiError:

@@ -1,0 +1,42 @@
+"""Fixtures shared by the API and CLI tests: settings on the shipped models, and a client with its lifespan run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import MODEL_DIR, Settings
+from app.main import create_app
+from tests.factories import digit_png
+
+ClientFactory = Callable[..., AbstractContextManager[TestClient]]
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has."""
+    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), **overrides})
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client() -> ClientFactory:
+    """A client on an app with some settings changed, e.g. make_client(max_body_bytes=100)."""
+
+    def factory(raise_server_exceptions: bool = True, **overrides: Any) -> AbstractContextManager[TestClient]:
+        return TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=raise_server_exceptions)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def seven_png() -> bytes:
+    return digit_png(7)
