@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,11 +90,19 @@ def _serve(args: argparse.Namespace) -> int:
     level = get_settings().log_level
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["app"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    # Uvicorn shuts down gracefully on SIGINT or SIGTERM, then raises the signal again for the handler it
+    # found; a stop that was asked for is a success, so that handler exits 0.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _exit_cleanly)
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
                 reload=args.reload, loop="uvloop", http="httptools", log_level=level, log_config=log_config,
                 proxy_headers=True, access_log=False)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _predict(args: argparse.Namespace) -> int:

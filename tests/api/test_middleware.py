@@ -1,0 +1,91 @@
+"""Security headers on every response, CORS only when configured, a JSON 500, and FastAPI's own errors as JSON."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from app.api.middleware import SECURITY_HEADERS
+from tests.api.routes.test_predict import assert_error
+
+
+def assert_security_headers(response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/healthz"), ("GET", "/api/models"),
+                                              ("GET", "/no/such/page"), ("POST", "/api/predict")])
+def test_security_headers_on_every_response(client, method, path):
+    assert_security_headers(client.request(method, path, content=b"x", headers={"Content-Type": "text/plain"}))
+
+
+def test_unknown_route_is_json_404_with_security_headers(client):
+    response = client.get("/no/such/page")
+    assert_error(response, 404, "not_found")
+    assert_security_headers(response)
+
+
+def test_wrong_method_is_json_405(client):
+    response = client.get("/api/predict")
+    body = assert_error(response, 405, "method_not_allowed")
+    assert "POST" in body["detail"] and response.headers["allow"] == "POST"
+
+
+def test_payload_too_large_carries_security_headers(client):
+    response = client.post("/api/predict", content=b"\0" * (3 * 1024 * 1024), headers={"Content-Type": "image/png"})
+    assert_error(response, 413, "payload_too_large")
+    assert_security_headers(response)
+
+
+def test_unexpected_exception_is_a_logged_500_without_a_trace(make_client, seven_png, monkeypatch, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("app.api.predictions._predict_one", explode)
+    with make_client() as app_client, caplog.at_level(logging.ERROR):
+        response = app_client.post("/api/predict", content=seven_png, headers={"Content-Type": "image/png"})
+    body = assert_error(response, 500, "internal_error")
+    assert "secret" not in response.text and "Traceback" not in response.text and "secret" not in body["detail"]
+    assert_security_headers(response)
+    assert any("secret internals" in (record.exc_text or str(record.exc_info)) for record in caplog.records)
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get("/api/models", headers={"Origin": "https://example.org"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_when_configured(make_client):
+    with make_client(cors_origins=("https://example.org",)) as app_client:
+        allowed = app_client.get("/api/models", headers={"Origin": "https://example.org"})
+        other = app_client.get("/api/models", headers={"Origin": "https://evil.example"})
+        preflight = app_client.options("/api/predict", headers={"Origin": "https://example.org",
+                                                                "Access-Control-Request-Method": "POST"})
+    assert allowed.headers["access-control-allow-origin"] == "https://example.org"
+    assert "access-control-allow-origin" not in other.headers
+    assert preflight.status_code == 200
+
+
+def test_cors_origins_from_the_environment(monkeypatch):
+    from app.config import Settings
+
+    monkeypatch.setenv("DIGITPAD_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert Settings().cors_origins == ("https://a.example", "https://b.example")
+
+
+def test_static_files_cannot_escape_their_folder(make_client, tmp_path):
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.js").write_text("export {};")
+    (tmp_path / "secret.txt").write_text("the contents of a file outside static/")
+    with make_client(static_dir=static) as app_client:
+        assert app_client.get("/static/app.js").text == "export {};"
+        for path in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/..%2fsecret.txt",
+                     "/static/%2e%2e%2fsecret.txt"):
+            response = app_client.get(path)
+            assert "outside static" not in response.text
+            assert response.status_code == 404

@@ -1,0 +1,92 @@
+"""The `digitpad` command: predict on files, and serve a live server that answers and shuts down cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.cli import main
+from app.config import MODEL_DIR
+from tests.factories import digit_png
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_predict_prints_one_json_line_per_image(tmp_path, capsys):
+    paths = []
+    for digit in (1, 7):
+        path = tmp_path / f"{digit}.png"
+        path.write_bytes(digit_png(digit))
+        paths.append(str(path))
+    status = main(["predict", *paths, "--model", str(MODEL_DIR / "cnn.npz"), "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 0
+    assert [(line["file"], line["prediction"]) for line in lines] == [(paths[0], 1), (paths[1], 7)]
+    assert "layers" not in lines[0]
+
+
+def test_predict_reports_unreadable_files_and_fails(tmp_path, capsys):
+    good, bad, missing = tmp_path / "4.png", tmp_path / "bad.png", tmp_path / "missing.png"
+    good.write_bytes(digit_png(4))
+    bad.write_bytes(b"not an image")
+    status = main(["predict", str(good), str(bad), str(missing), "--model", str(MODEL_DIR / "mlp.npz")])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert out[0].startswith(f"{good}: 4 (")
+    assert out[1].startswith(f"{bad}: ") and "not a PNG" in out[1]
+    assert out[2].startswith(f"{missing}: ")
+
+
+def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "none.npz")]) == 2
+    assert "none.npz" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
+    port = free_port()
+    env = {**os.environ, "DIGITPAD_MODEL_DIR": str(MODEL_DIR)}
+    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[0]
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become ready within a minute"
+            time.sleep(0.2)
+        response = httpx.post(f"{base}/api/predict", content=digit_png(7), headers={"Content-Type": "image/png"},
+                              timeout=10)
+        assert response.status_code == 200
+        assert response.json()["prediction"] == 7
+        assert response.headers["x-content-type-options"] == "nosniff"
+    finally:
+        server.send_signal(stop)
+        try:
+            output = server.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert server.returncode == 0, output
+    assert "Application shutdown complete" in output
