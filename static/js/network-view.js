@@ -14,7 +14,8 @@ const MAP_PIXELS_PER_UNIT = 3; // CSS pixels per unit of a feature map...
 const MAP_MIN_PX = 32; // ...within these bounds, so small maps stay visible and large ones fit
 const MAP_MAX_PX = 72;
 const INPUT_PX = 140;
-const GRID_CELL_PX = 14;
+const GRID_CELL_PX = 20;
+const SVG = 'http://www.w3.org/2000/svg';
 
 function element(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -43,10 +44,17 @@ export class NetworkView extends EventTarget {
   #model = null;
   #panels = []; // per layer: {layer, geometry, section, body, maps: [{wrap, canvas, marks}], cells, range, data}
   #selection = null; // {layerIndex, address}
+  #links = document.createElementNS(SVG, 'svg'); // node-link lines from a unit to its strongest inputs
+  #list = document.createElement('div');
 
   constructor(container) {
     super();
     this.#container = container;
+    this.#links.classList.add('links');
+    this.#links.setAttribute('aria-hidden', 'true');
+    this.#list.className = 'layer-list';
+    // Lines are drawn between boxes on screen, so any change of layout makes them wrong: drop them.
+    new ResizeObserver(() => this.#links.replaceChildren()).observe(this.#list);
   }
 
   get model() { return this.#model; }
@@ -56,7 +64,9 @@ export class NetworkView extends EventTarget {
     this.#model = model;
     this.#selection = null;
     this.#panels = model.layers.map((layer, index) => this.#buildPanel(layer, index));
-    this.#container.replaceChildren(...this.#panels.map((p) => p.section));
+    this.#list.replaceChildren(...this.#panels.map((p) => p.section));
+    this.#links.replaceChildren();
+    this.#container.replaceChildren(this.#list, this.#links);
   }
 
   /** Shows the activations of a prediction (its `layers`). */
@@ -86,7 +96,28 @@ export class NetworkView extends EventTarget {
       const { map, x, y } = unitAddress(below.geometry, i);
       return { map, x, y, w: 1, h: 1, kind: values[i] >= 0 ? 'positive' : 'negative' };
     });
-    this.#mark(below, rects, true);
+    const marks = this.#mark(below, rects, true);
+    this.#link(this.#panels[selection.layerIndex], marks);
+  }
+
+  #link(panel, targets) {
+    const from = panel.layer.kind === 'output'
+      ? panel.cells[this.#selection.address.x].cell
+      : panel.body.querySelector('.mark.selected');
+    if (!from || panel.body.hidden || targets.length === 0 || targets[0].closest('[hidden]')) return;
+    const origin = this.#container.getBoundingClientRect();
+    const centre = (el, side) => {
+      const box = el.getBoundingClientRect();
+      return [box.left + box.width / 2 - origin.left, (side === 'top' ? box.top : box.top + box.height / 2) - origin.top];
+    };
+    const [x1, y1] = centre(from, 'top');
+    this.#links.replaceChildren(...targets.map((target) => {
+      const [x2, y2] = centre(target, 'middle');
+      const line = document.createElementNS(SVG, 'line');
+      for (const [name, value] of Object.entries({ x1, y1, x2, y2 })) line.setAttribute(name, String(value));
+      line.setAttribute('class', target.classList.contains('negative') ? 'negative' : 'positive');
+      return line;
+    }));
   }
 
   #isCurrent(selection) {
@@ -235,6 +266,7 @@ export class NetworkView extends EventTarget {
     const panel = this.#panels[layerIndex];
     const below = this.#panels[layerIndex - 1] ?? null;
     for (const p of this.#panels) this.#mark(p, []);
+    this.#links.replaceChildren();
     if (panel.layer.kind === 'output') {
       panel.cells.forEach(({ cell }, d) => cell.classList.toggle('selected', d === address.x));
     } else {
@@ -255,13 +287,14 @@ export class NetworkView extends EventTarget {
     }));
   }
 
-  /** Draws outline rectangles (in units) over a panel's maps; `add` keeps the ones already there. */
+  /** Outlines rectangles (in units) over a panel's maps, keeping those there when `add`; the outlines. */
   #mark(panel, rects, add = false) {
     if (panel.layer.kind === 'output') {
       if (!add) panel.cells.forEach(({ cell }) => cell.classList.remove('selected', 'field', 'positive', 'negative'));
       for (const r of rects) panel.cells[r.x]?.cell.classList.add(r.kind === 'all' ? 'field' : r.kind);
-      return;
+      return rects.map((r) => panel.cells[r.x]?.cell).filter(Boolean);
     }
+    const boxes = [];
     if (!add) panel.maps.forEach(({ marks }) => marks.replaceChildren());
     const { width, height } = panel.geometry;
     for (const r of rects) {
@@ -273,6 +306,8 @@ export class NetworkView extends EventTarget {
       box.style.width = `${(r.w / width) * 100}%`;
       box.style.height = `${(r.h / height) * 100}%`;
       target.marks.append(box);
+      boxes.push(box);
     }
+    return boxes;
   }
 }

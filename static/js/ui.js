@@ -76,7 +76,7 @@ export class ResultsView {
     els.secondGuess.textContent = second ? String(second.digit) : '';
     els.secondProbability.textContent = second ? percent(second.probability) : '';
     els.status.textContent = unsure
-      ? `Not sure: maybe ${first.digit}, maybe ${second.digit}`
+      ? `Not sure: ${first.digit} or ${second.digit}?`
       : `It looks like a ${first.digit}`;
     this.#bars(answer.probabilities);
     this.#downsampled(answer.input.bits);
