@@ -128,7 +128,7 @@ def decode_base64(text: str) -> bytes:
         payload = payload[match.end():]
     payload = re.sub(r"\s+", "", payload)
     if not payload:
-        raise ImageError(422, "invalid_image", "The image is empty.")
+        raise ImageError(422, "invalid_image", "The image is empty: send the image as base64 or a base64 data URL.")
     if "-" in payload or "_" in payload:
         payload = payload.replace("-", "+").replace("_", "/")  # the URL-safe alphabet
     payload += "=" * (-len(payload) % 4)

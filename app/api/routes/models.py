@@ -21,7 +21,7 @@ async def list_models(registry: RegistryDep) -> Response:
     return OrjsonResponse({"default": registry.default, "models": registry.describe()})
 
 
-@router.get("/{name}/layers/{layer}/units/{index}", response_model=UnitOut, responses=error_responses(404),
+@router.get("/{name}/layers/{layer}/units/{index}", response_model=UnitOut, responses=error_responses(404, 422),
             summary="The weights and bias feeding one unit")
 async def unit_weights(registry: RegistryDep, name: str, layer: str,
                        index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.")],

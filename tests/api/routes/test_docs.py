@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 
 
@@ -36,3 +37,14 @@ def test_openapi_documents_every_endpoint_and_its_errors(client):
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("PredictionOut")
     assert predict["responses"]["413"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorOut")
     assert {p["name"] for p in predict["parameters"]} == {"model", "top_k", "activations"}
+
+
+def test_swagger_ui_gets_the_document_in_the_openapi_version_it_reads(client):
+    html = client.get("/docs").text
+    assert "url: '/docs/openapi.json'" in html
+    spec = client.get("/docs/openapi.json").json()
+    assert spec["openapi"].startswith("3.0.")
+    assert '{"type": "null"}' not in json.dumps(spec)
+    body = spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["image"]["type"] == "string" and body["properties"]["image"]["nullable"] is True
+    assert spec["paths"].keys() == client.get("/openapi.json").json()["paths"].keys()
