@@ -25,6 +25,8 @@ SIGNATURES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("WEBP", re.compile(rb"\ARIFF.{4}WEBP", re.DOTALL)),
     ("BMP", re.compile(rb"\ABM")),
 )
+# A drawing as the API receives it: image bytes, base64 or a data URL, or a pixel grid.
+Source = bytes | str | Sequence[Sequence[float]]
 DATA_URL = re.compile(r"\Adata:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*),", re.IGNORECASE)
 
 
@@ -164,8 +166,6 @@ def pixels_array(rows: Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE
         raise ImageError(422, "invalid_request", "`pixels` values must lie between 0 and 255.")
     return grid.astype(np.float32)
 
-
-Source = bytes | str | Sequence[Sequence[float]]  # image bytes, base64 or a data URL, or a pixel grid
 
 
 def decode_drawing(source: Source, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:

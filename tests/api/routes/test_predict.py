@@ -288,3 +288,24 @@ def test_batch_body_over_its_own_limit(make_client):
     with make_client(max_batch_body_bytes=1000) as small:
         response = small.post("/api/predict/batch", json={"images": [b64(digit_png(1))]})
     assert_error(response, 413, "payload_too_large")
+
+
+def test_inference_runs_off_the_event_loop(make_client, seven_png, monkeypatch):
+    import threading
+    import time
+
+    def slow_predict(*args, **kwargs):
+        time.sleep(1.0)  # stands in for CPU-bound work that holds its thread
+        return b"{}"
+
+    monkeypatch.setattr("app.api.predictions._predict_one", slow_predict)
+    with make_client() as app_client:
+        worker = threading.Thread(target=app_client.post, args=("/api/predict",),
+                                  kwargs={"content": seven_png, "headers": {"Content-Type": "image/png"}})
+        worker.start()
+        time.sleep(0.2)
+        start = time.perf_counter()
+        assert app_client.get("/healthz").status_code == 200
+        waited = time.perf_counter() - start
+        worker.join()
+    assert waited < 0.5  # the probe did not wait for the prediction
