@@ -44,7 +44,8 @@ def validation_detail(errors: list[Any]) -> str:
     loc = [str(part) for part in first.get("loc", ())]
     where = {"query": "Query parameter", "path": "Path parameter", "body": "Body field"}.get(loc[0]) if loc else None
     place = ".".join(loc[1:] if where else loc)
-    message = str(first.get("msg", "is not valid")).rstrip(".")
+    message = str(first.get("msg", "is not valid")).removeprefix("Value error, ").rstrip(".")
+    message = message[:1].upper() + message[1:]
     more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
     if where and place:
         return f"{where} `{place}`: {message}{more}."
