@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pydantic import ValidationError
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,6 +22,7 @@ from app.config import Settings
 from app.decoding import Source
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"})
+Parsed = TypeVar("Parsed", bound=BaseModel)
 ACCEPTED = "image/png, image/jpeg, image/webp, image/gif, image/bmp, multipart/form-data or application/json"
 
 
@@ -47,10 +50,7 @@ async def read_drawing(request: Request) -> Source:
                                "The multipart body needs the image as a file in the field `image`.")
             return await upload.read()
     if kind == "application/json":
-        try:
-            payload = PredictJSON.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise from_validation_error(exc) from exc
+        payload = await _parse_json(PredictJSON, await request.body())
         return payload.image if payload.image is not None else payload.pixels or []
     raise _unsupported(kind)
 
@@ -59,11 +59,8 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
     """The drawings in a POST /api/predict/batch body, with the model and top_k it asks for."""
     kind = media_type(request)
     if kind == "application/json":
-        try:
-            payload = BatchJSON.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise from_validation_error(exc) from exc
-        batch = Batch(list(payload.images), payload.model, payload.top_k)
+        batch_json = await _parse_json(BatchJSON, await request.body())
+        batch = Batch(list(batch_json.images), batch_json.model, batch_json.top_k)
     elif kind == "multipart/form-data":
         async with _form(request, max_files=settings.max_batch_images + 1) as form:
             uploads = form.getlist("images")
@@ -82,6 +79,14 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
         raise ApiError(422, "invalid_request", f"The batch has {len(batch.sources)} images; send at most "
                                                f"{settings.max_batch_images} at a time.")
     return batch
+
+
+async def _parse_json(model: type[Parsed], body: bytes) -> Parsed:
+    """Validate a JSON body in a worker thread: a large pixel grid or batch takes milliseconds to check."""
+    try:
+        return await anyio.to_thread.run_sync(model.model_validate_json, body)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
 
 
 @asynccontextmanager
