@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -156,17 +157,26 @@ def test_hovering_a_unit_shows_what_feeds_it(desktop: tuple[Page, Watch]) -> Non
     expect(page.get_by_test_id("layer-fc").locator(".mark.positive, .mark.negative")).to_have_count(8)
 
 
+def _probabilities(page: Page) -> list[str]:
+    return [page.get_by_test_id(f"prob-{d}").get_attribute("data-probability") or "" for d in range(10)]
+
+
 def test_the_model_switch_predicts_again(desktop: tuple[Page, Watch]) -> None:
     page, watch = desktop
     draw_digit(page, 7)
     assert settle(page) == "7"
-    with page.expect_request(lambda r: "/api/predict" in r.url and "model=mlp" in r.url):
+    shown = _probabilities(page)
+    with page.expect_request(lambda r: urlsplit(r.url).path == "/api/predict" and "model=mlp" in r.url):
         page.get_by_test_id("model").select_option("mlp")
     expect(page.get_by_test_id("layer-hidden")).to_be_visible()
     expect(page.get_by_test_id("layer-conv1")).to_have_count(0)
-    assert settle(page) == "7"
+    assert re.fullmatch(r"\d", settle(page))
+    assert _probabilities(page) != shown, "the results still show the convolutional network's answer"
+
+    shown = _probabilities(page)
     page.get_by_test_id("model").select_option("logreg")
-    assert settle(page) == "7"
+    assert re.fullmatch(r"\d", settle(page))
+    assert _probabilities(page) != shown
     expect(page.get_by_test_id("layer-hidden")).to_have_count(0)
     assert any("model=logreg" in url for url in watch.predictions())
 
