@@ -37,15 +37,15 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "i
 def _unavailable(reason: str) -> None:
     """Under CI the browser tests must run; elsewhere a machine without Chromium skips them."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser tests must run; install it with apt-get install -y chromium)")
-    pytest.skip(reason)
+        pytest.fail(f"{reason}, and under CI=true the browser tests must run (apt-get install -y chromium)")
+    pytest.skip(f"{reason}: browser tests skipped")
 
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which(CHROMIUM)
     if path is None:
-        _unavailable(f"Chromium not found at {CHROMIUM}: browser tests skipped")
+        _unavailable(f"Chromium not found at {CHROMIUM}")
     return str(path)
 
 
@@ -94,7 +94,7 @@ def browser(chromium_path: str) -> Iterator[object]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright for Python is not installed: browser tests skipped")
+        _unavailable("Playwright for Python is not installed")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         yield browser
