@@ -62,6 +62,7 @@ def test_a_small_off_centre_digit_is_read(desktop: tuple[Page, Watch]) -> None:
     page, _ = desktop
     draw_digit(page, 7, scale=0.45, offset=(0.2, 0.18))
     assert settle(page) == "7"
+    expect(results(page).locator('[aria-live="polite"]')).to_contain_text("First guess 7")
     page.get_by_test_id("clear").click()
     draw_digit(page, 3, scale=0.55, offset=(-0.18, -0.2))
     assert settle(page) == "3"
@@ -155,6 +156,12 @@ def test_hovering_a_unit_shows_what_feeds_it(desktop: tuple[Page, Watch]) -> Non
     expect(detail).to_contain_text("digit 2")
     expect(detail.locator('[data-role="weights"] canvas')).to_have_count(1)
     expect(page.get_by_test_id("layer-fc").locator(".mark.positive, .mark.negative")).to_have_count(8)
+
+    page.get_by_test_id("layer-pool2").focus()  # units can be reached without a pointer too
+    page.keyboard.press("ArrowRight")
+    expect(detail).to_contain_text("Downsampling 2: map 1, row 1, column 1")
+    page.keyboard.press("ArrowRight")
+    expect(detail).to_contain_text("map 1, row 1, column 2")
 
 
 def _probabilities(page: Page) -> list[str]:
