@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: Literal["off", "text", "json"] = "off"
 
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"

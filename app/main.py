@@ -20,8 +20,9 @@ from app import __version__
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
 from app.api.registry import ModelRegistry
-from app.api.routes import docs, health, models, pages, predict
+from app.api.routes import docs, health, metrics, models, pages, predict
 from app.config import Settings, get_settings
+from app.observability import ObservabilityMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
 
-    for area in (predict, models, health, pages, docs):
+    for area in (predict, models, health, metrics, pages, docs):
         app.include_router(area.router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"])
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     return app
 
 

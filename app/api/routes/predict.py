@@ -11,6 +11,7 @@ from app.api.deps import ModelDep, RegistryDep, SettingsDep, find_model
 from app.api.drawings import read_batch, read_drawing
 from app.api.predictions import predict_many, predict_one
 from app.api.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
+from app.observability import observe_answer
 
 router = APIRouter(prefix="/api/predict", tags=["predict"])
 
@@ -42,7 +43,9 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
     """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
     `{"pixels"}`. The format of an image is read from its bytes."""
     source = await read_drawing(request)
-    return _json(await predict_one(model, source, top_k, activations, settings, registry.limiter))
+    answer = await predict_one(model, source, top_k, activations, settings, registry.limiter)
+    observe_answer(model.name, answer)
+    return _json(answer)
 
 
 @router.post("/batch", response_model=BatchOut, responses=error_responses(404, 413, 415, 422),
@@ -51,4 +54,6 @@ async def predict_batch(request: Request, registry: RegistryDep, settings: Setti
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
     model = find_model(registry, batch.model)
-    return _json(await predict_many(model, batch.sources, batch.top_k, settings, registry.limiter))
+    answer = await predict_many(model, batch.sources, batch.top_k, settings, registry.limiter)
+    observe_answer(model.name, answer)
+    return _json(answer)
