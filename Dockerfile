@@ -34,14 +34,6 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
 
 FROM ${BASE_IMAGE}
 
-ARG VERSION=dev
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="DigitPad" \
-      org.opencontainers.image.description="Draw a digit, watch the network think: a NumPy neural network behind a FastAPI app." \
-      org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}"
-
 # HOST and PORT are what the server binds; WEB_CONCURRENCY is its worker count. With several workers,
 # each process writes its metrics under PROMETHEUS_MULTIPROC_DIR and /metrics adds them up.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -68,6 +60,15 @@ WORKDIR /srv/digitpad
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8000
+
+# Last, so that a new revision does not rebuild the layers above.
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="DigitPad" \
+      org.opencontainers.image.description="Draw a digit, watch the network think: a NumPy neural network behind a FastAPI app." \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]

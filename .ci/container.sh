@@ -94,7 +94,9 @@ podman build --quiet --format docker --network host --tag "$base_image" "$ca_con
 
 # Podman passes the proxy variables to the build itself; pip index settings go along only when they are
 # URLs the build can reach (a host's file:// mirrors do not exist inside it).
-build_args=(--build-arg "BASE_IMAGE=$base_image")
+version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$repo/app/__init__.py")
+revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
+build_args=(--build-arg "BASE_IMAGE=$base_image" --build-arg "VERSION=$version" --build-arg "REVISION=$revision")
 for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST; do
     value=${!var:-$(pip config get "global.$(tr 'A-Z_' 'a-z-' <<<"${var#PIP_}")" 2>/dev/null || true)}
     if [[ $value =~ ^https?:// || ($var == PIP_TRUSTED_HOST && -n $value) ]]; then
