@@ -13,7 +13,6 @@ given delta = dL/dy it returns dL/dx and stores dL/dW for the optimiser.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 Array = np.ndarray
 DTYPE = np.float32
@@ -33,6 +32,10 @@ class Layer:
 
     def backward(self, dy: Array) -> Array:
         raise NotImplementedError
+
+    def backward_params(self, dy: Array) -> None:
+        """Fill self.grads without dL/dx, for the first layer: nothing reads its input's gradient."""
+        self.backward(dy)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of one example's output (no batch axis) for one example's input shape."""
@@ -65,12 +68,18 @@ class Dense(Layer):
         return (self.units,)
 
     def forward(self, x: Array, train: bool = False) -> Array:
-        self.x = x  # (B, n_in)
-        return x @ self.params["W"] + self.params["b"]  # (B, n_out)
+        if train:
+            self.x = x  # (B, n_in)
+        z = x @ self.params["W"]  # (B, n_out)
+        z += self.params["b"]
+        return z
 
     def backward(self, dy: Array) -> Array:
-        self.grads = {"W": self.x.T @ dy, "b": dy.sum(axis=0)}
+        self.backward_params(dy)
         return dy @ self.params["W"].T
+
+    def backward_params(self, dy: Array) -> None:
+        self.grads = {"W": self.x.T @ dy, "b": dy.sum(axis=0)}
 
     def config(self) -> dict[str, object]:
         return {"units": self.units, "init": self.init_scheme}
@@ -104,27 +113,33 @@ class Conv2D(Layer):
 
     def forward(self, x: Array, train: bool = False) -> Array:
         b, h, w, c = x.shape
-        k = self.kernel
+        k, f = self.kernel, self.filters
         ho, wo = h - k + 1, w - k + 1
-        # (B, Ho, Wo, C, k, k) view -> (B, Ho, Wo, k, k, C) copy, so a row is one patch
-        patches = sliding_window_view(x, (k, k), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
-        self.cols = np.ascontiguousarray(patches).reshape(b * ho * wo, k * k * c)
-        self.x_shape = x.shape
-        z = self.cols @ self.params["W"].reshape(k * k * c, self.filters) + self.params["b"]
-        return z.reshape(b, ho, wo, self.filters)
+        cols = _patch_rows(x, k).reshape(b * ho * wo, k * k * c)  # the one copy: (B*Ho*Wo, k*k*C)
+        z = cols @ self.params["W"].reshape(k * k * c, f)
+        z += self.params["b"]
+        if train:
+            self.cols, self.x_shape = cols, x.shape
+        return z.reshape(b, ho, wo, f)
 
     def backward(self, dy: Array) -> Array:
+        self.backward_params(dy)
         b, h, w, c = self.x_shape
         k, f = self.kernel, self.filters
         ho, wo = h - k + 1, w - k + 1
-        delta = dy.reshape(b * ho * wo, f)
+        dcols = (dy.reshape(-1, f) @ self.params["W"].reshape(k * k * c, f).T).reshape(b, ho, wo, k, k * c)
+        # col2im: patch row i of output column x0 covers input row y + i, columns x0..x0+k-1, which
+        # are k*C adjacent numbers of that row; adding whole patch rows moves k*C numbers at a time.
+        dx = np.zeros((b, h, w * c), dcols.dtype)
+        for i in range(k):
+            for x0 in range(wo):
+                dx[:, i:i + ho, x0 * c:(x0 + k) * c] += dcols[:, :, x0, i, :]
+        return dx.reshape(self.x_shape)
+
+    def backward_params(self, dy: Array) -> None:
+        k, c, f = self.kernel, self.x_shape[3], self.filters
+        delta = dy.reshape(-1, f)  # (B*Ho*Wo, F)
         self.grads = {"W": (self.cols.T @ delta).reshape(k, k, c, f), "b": delta.sum(axis=0)}
-        dcols = (delta @ self.params["W"].reshape(k * k * c, f).T).reshape(b, ho, wo, k, k, c)
-        dx = np.zeros(self.x_shape, DTYPE)
-        for i in range(k):  # col2im: each kernel offset sends its gradient back to a shifted window
-            for j in range(k):
-                dx[:, i:i + ho, j:j + wo, :] += dcols[:, :, :, i, j, :]
-        return dx
 
     def config(self) -> dict[str, object]:
         return {"filters": self.filters, "kernel": self.kernel}
@@ -144,27 +159,36 @@ class MaxPool2D(Layer):
         return (h // self.size, w // self.size, c)
 
     def forward(self, x: Array, train: bool = False) -> Array:
-        b, h, w, c = x.shape
-        s = self.size
-        ho, wo = h // s, w // s
-        # (B, Ho, s, Wo, s, C) -> (B, Ho, Wo, C, s*s): the s*s candidates of each output last
-        blocks = x[:, :ho * s, :wo * s, :].reshape(b, ho, s, wo, s, c).transpose(0, 1, 3, 5, 2, 4)
-        blocks = blocks.reshape(b, ho, wo, c, s * s)
-        self.argmax = blocks.argmax(axis=-1)
-        self.x_shape = x.shape
-        return np.take_along_axis(blocks, self.argmax[..., None], axis=-1)[..., 0]
+        views = self._candidates(x)
+        y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+        for view in views[2:]:
+            np.maximum(y, view, out=y)
+        if train:
+            self.x, self.y = x, y
+        return y
 
     def backward(self, dy: Array) -> Array:
-        b, h, w, c = self.x_shape
+        x, y = self.x, self.y
         s = self.size
-        ho, wo = h // s, w // s
-        # only the winner of each block receives the gradient
-        dblocks = np.zeros((b, ho, wo, c, s * s), DTYPE)
-        np.put_along_axis(dblocks, self.argmax[..., None], dy[..., None], axis=-1)
-        dx = np.zeros(self.x_shape, DTYPE)
-        dx[:, :ho * s, :wo * s, :] = (dblocks.reshape(b, ho, wo, c, s, s)
-                                      .transpose(0, 1, 4, 2, 5, 3).reshape(b, ho * s, wo * s, c))
+        h, w = x.shape[1:3]
+        exact = h % s == 0 and w % s == 0
+        dx = np.empty_like(x, dtype=dy.dtype) if exact else np.zeros_like(x, dtype=dy.dtype)
+        # only the winner of each block receives the gradient: on a tie, the first in row-major
+        # order, as argmax would choose (ties are common: binary inputs make equal conv outputs)
+        taken = np.zeros(y.shape, bool)
+        for n, view in enumerate(self._candidates(x)):
+            i, j = divmod(n, s)
+            won = view == y
+            won &= ~taken
+            taken |= won
+            np.multiply(dy, won, out=dx[:, i:(h // s) * s:s, j:(w // s) * s:s, :])
         return dx
+
+    def _candidates(self, x: Array) -> list[Array]:
+        """The s*s strided views of x (B, H, W, C) whose element-wise maximum is the output (B, H/s, W/s, C)."""
+        s = self.size
+        ho, wo = x.shape[1] // s, x.shape[2] // s
+        return [x[:, i:ho * s:s, j:wo * s:s, :] for i in range(s) for j in range(s)]
 
     def config(self) -> dict[str, object]:
         return {"size": self.size}
@@ -174,8 +198,9 @@ class ReLU(Layer):
     kind = "relu"
 
     def forward(self, x: Array, train: bool = False) -> Array:
-        self.mask = x > 0
-        return x * self.mask
+        if train:
+            self.mask = x > 0
+        return np.maximum(x, 0)
 
     def backward(self, dy: Array) -> Array:
         return dy * self.mask
@@ -248,6 +273,18 @@ class Flatten(Layer):
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls for cls in (Dense, Conv2D, MaxPool2D, ReLU, Sigmoid, Tanh, Dropout, Flatten)
 }
+
+
+def _patch_rows(x: Array, k: int) -> Array:
+    """(B, H, W, C) -> a (B, H-k+1, W-k+1, k, k*C) view of every k x k patch, without copying.
+
+    Row i of the patch at (y, x0) is the k*C numbers x[b, y+i, x0:x0+k, :], adjacent in memory, so
+    copying the view into im2col's columns moves k*C numbers at a time, in the (k, k, C) order of W.
+    """
+    x = np.ascontiguousarray(x)
+    b, h, w, c = x.shape
+    sb, sh, sw, sc = x.strides
+    return np.ndarray((b, h - k + 1, w - k + 1, k, k * c), x.dtype, x, 0, (sb, sh, sw, sh, sc))
 
 
 def sigmoid(z: Array) -> Array:

@@ -143,9 +143,14 @@ class Network:
         return x
 
     def backward(self, delta: Array) -> None:
-        """Backpropagation: send d loss / d logits back through every layer, filling their grads."""
-        for layer in reversed(self.layers):
+        """Backpropagation: send d loss / d logits back through every layer, filling their grads.
+
+        It stops at the first layer with parameters, which needs no dL/dx: nothing reads it.
+        """
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        for layer in reversed(self.layers[first + 1:]):
             delta = layer.backward(delta)
+        self.layers[first].backward_params(delta)
 
     def predict_proba(self, x: Array) -> Array:
         """Probabilities (B, 10) for a batch of 28x28 inputs, shaped (B, 28, 28) or (B, 28, 28, 1)."""
