@@ -171,17 +171,26 @@ for asset in assets:
 EOF
 
 log "/metrics adds up both workers"
-python3 - "$url" <<'EOF'
+# Requests land on either worker; every scrape must count all of them, whichever worker answers it.
+(cd "$repo" && python3 - "$url" <<'EOF'
 import sys
 import urllib.request
 
-with urllib.request.urlopen(f"{sys.argv[1]}/metrics", timeout=10) as response:
-    text = response.read().decode()
-line = 'digitpad_predictions_total{digit="7",model="cnn"} 1.0'
-if line not in text:
-    sys.exit(f"/metrics lacks {line!r}")
+from tests.factories import digit_png
+
+url = sys.argv[1]
+for _ in range(3):
+    request = urllib.request.Request(f"{url}/api/predict?activations=false", data=digit_png(7),
+                                     headers={"Content-Type": "image/png"}, method="POST")
+    urllib.request.urlopen(request, timeout=30).close()
+line = 'digitpad_predictions_total{digit="7",model="cnn"} 4.0'
+for _ in range(4):
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        if line not in response.read().decode():
+            sys.exit(f"/metrics lacks {line!r}")
 print(line)
 EOF
+)
 
 log "process user"
 uid=$(podman exec "$container" id -u)
