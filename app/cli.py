@@ -137,6 +137,9 @@ def _predict(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from app.nn import train
     from app.nn.data import DataError
+    from app.nn.memory import keep_freed_memory
+
+    keep_freed_memory()
 
     recipe = train.recipe_with(args.architecture, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                momentum=args.momentum, dropout=args.dropout, weight_decay=args.weight_decay,

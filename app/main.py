@@ -22,6 +22,7 @@ from app.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, U
 from app.api.registry import ModelRegistry
 from app.api.routes import docs, health, metrics, models, pages, predict
 from app.config import Settings, get_settings
+from app.nn.memory import keep_freed_memory
 from app.observability import ObservabilityMiddleware
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`."""
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    keep_freed_memory()  # every worker: batches reuse their buffers instead of faulting in fresh pages
     registry = await anyio.to_thread.run_sync(ModelRegistry.load, settings)
     app.state.registry = registry
     if registry.ready:

@@ -16,6 +16,8 @@ import numpy as np
 
 Array = np.ndarray
 DTYPE = np.float32
+# Images whose patches one inference matmul takes: their im2col matrix (a few MB) stays in cache.
+CONV_CHUNK = 32
 
 
 class Layer:
@@ -115,11 +117,16 @@ class Conv2D(Layer):
         b, h, w, c = x.shape
         k, f = self.kernel, self.filters
         ho, wo = h - k + 1, w - k + 1
-        cols = _patch_rows(x, k).reshape(b * ho * wo, k * k * c)  # the one copy: (B*Ho*Wo, k*k*C)
-        z = cols @ self.params["W"].reshape(k * k * c, f)
+        weights = self.params["W"].reshape(k * k * c, f)
+        if train:  # backward needs every patch again
+            self.cols, self.x_shape = _im2col(x, k), x.shape  # (B*Ho*Wo, k*k*C)
+            z = self.cols @ weights
+        else:  # a few images at a time, so their patches are still in cache when the matmul reads them
+            z = np.empty((b * ho * wo, f), np.result_type(x, weights))
+            n = ho * wo
+            for i in range(0, b, CONV_CHUNK):
+                np.matmul(_im2col(x[i:i + CONV_CHUNK], k), weights, out=z[i * n:(i + CONV_CHUNK) * n])
         z += self.params["b"]
-        if train:
-            self.cols, self.x_shape = cols, x.shape
         return z.reshape(b, ho, wo, f)
 
     def backward(self, dy: Array) -> Array:
@@ -159,13 +166,16 @@ class MaxPool2D(Layer):
         return (h // self.size, w // self.size, c)
 
     def forward(self, x: Array, train: bool = False) -> Array:
-        views = self._candidates(x)
-        y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-        for view in views[2:]:
-            np.maximum(y, view, out=y)
+        b, h, w, c = x.shape
+        s = self.size
+        ho, wo = h // s, w // s
+        # (B, Ho, s, Wo, s*C): a block's s rows, each s*C adjacent numbers; the max over rows, then columns
+        rows = x[:, :ho * s, :wo * s, :].reshape(b, ho, s, wo, s * c)
+        y = _maximum([rows[:, :, i] for i in range(s)]).reshape(b, ho, wo, s, c)
+        out = _maximum([y[:, :, :, j] for j in range(s)])  # (B, Ho, Wo, C)
         if train:
-            self.x, self.y = x, y
-        return y
+            self.x, self.y = x, out
+        return out
 
     def backward(self, dy: Array) -> Array:
         x, y = self.x, self.y
@@ -173,15 +183,17 @@ class MaxPool2D(Layer):
         h, w = x.shape[1:3]
         exact = h % s == 0 and w % s == 0
         dx = np.empty_like(x, dtype=dy.dtype) if exact else np.zeros_like(x, dtype=dy.dtype)
-        # only the winner of each block receives the gradient: on a tie, the first in row-major
-        # order, as argmax would choose (ties are common: binary inputs make equal conv outputs)
-        taken = np.zeros(y.shape, bool)
-        for n, view in enumerate(self._candidates(x)):
+        # only the winner of each block receives the gradient: on a tie, the first in row-major order,
+        # as argmax would choose (ties are common: binary inputs make equal conv outputs). `rest` is the
+        # gradient no candidate has won yet: the first winner takes all of it and leaves zeros.
+        rest = dy
+        candidates = self._candidates(x)
+        for n, view in enumerate(candidates):
             i, j = divmod(n, s)
-            won = view == y
-            won &= ~taken
-            taken |= won
-            np.multiply(dy, won, out=dx[:, i:(h // s) * s:s, j:(w // s) * s:s, :])
+            part = dx[:, i:(h // s) * s:s, j:(w // s) * s:s, :]
+            np.multiply(rest, view == y, out=part)
+            if n < len(candidates) - 1:
+                rest = rest - part
         return dx
 
     def _candidates(self, x: Array) -> list[Array]:
@@ -200,7 +212,8 @@ class ReLU(Layer):
     def forward(self, x: Array, train: bool = False) -> Array:
         if train:
             self.mask = x > 0
-        return np.maximum(x, 0)
+        # against an array of zeros: NumPy's vectorised maximum skips a broadcast scalar (3x slower)
+        return np.maximum(x, np.zeros(x.shape, x.dtype))
 
     def backward(self, dy: Array) -> Array:
         return dy * self.mask
@@ -275,16 +288,30 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 
 
-def _patch_rows(x: Array, k: int) -> Array:
-    """(B, H, W, C) -> a (B, H-k+1, W-k+1, k, k*C) view of every k x k patch, without copying.
+def _im2col(x: Array, k: int) -> Array:
+    """(B, H, W, C) -> every k x k patch as a row, (B*Ho*Wo, k*k*C) in the (k, k, C) order of W.
 
-    Row i of the patch at (y, x0) is the k*C numbers x[b, y+i, x0:x0+k, :], adjacent in memory, so
-    copying the view into im2col's columns moves k*C numbers at a time, in the (k, k, C) order of W.
+    One copy of a strided view, laid out so that it moves the longest runs of adjacent numbers: with
+    several channels a patch row (k*C numbers of one image row), with one channel an output row (Wo
+    pixels), which builds the matrix transposed; BLAS reads either without another copy.
     """
     x = np.ascontiguousarray(x)
     b, h, w, c = x.shape
+    ho, wo = h - k + 1, w - k + 1
     sb, sh, sw, sc = x.strides
-    return np.ndarray((b, h - k + 1, w - k + 1, k, k * c), x.dtype, x, 0, (sb, sh, sw, sh, sc))
+    if c == 1:
+        view = np.ndarray((k, k, b, ho, wo), x.dtype, x, 0, (sh, sw, sb, sh, sw))
+        return np.ascontiguousarray(view).reshape(k * k, b * ho * wo).T
+    view = np.ndarray((b, ho, wo, k, k * c), x.dtype, x, 0, (sb, sh, sw, sh, sc))
+    return view.reshape(b * ho * wo, k * k * c)
+
+
+def _maximum(parts: list[Array]) -> Array:
+    """The element-wise maximum of arrays of one shape, into a new array."""
+    out = np.maximum(parts[0], parts[1]) if len(parts) > 1 else parts[0].copy()
+    for part in parts[2:]:
+        np.maximum(out, part, out=out)
+    return out
 
 
 def sigmoid(z: Array) -> Array:
@@ -296,7 +323,8 @@ def sigmoid(z: Array) -> Array:
 def softmax(z: Array) -> Array:
     """Softmax over the last axis: the multi-class sigmoid, shifted by the max for stability."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 def _init_weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int,
