@@ -1,0 +1,194 @@
+"""HTTP: the prediction routes against /healthz on the same server, under a real load generator.
+
+Starts `digitpad serve` on a loopback port (1 and 2 workers), checks each route answers once, then
+runs Debian's `wrk` against it for a bounded time per scenario: /healthz, /api/predict with a
+280x280 canvas PNG (with and without activations) and /api/predict/batch. Prints req/s, p50, p99,
+errors and each route's throughput as a fraction of /healthz's in the same server. Run from the
+repository root (wrk: `apt-get install wrk`):
+
+    python -m benchmarks.http [--duration 10] [--workers 1 2] [--concurrency 16 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.common import ROOT, cpu_model, table
+
+HOST = "127.0.0.1"
+BATCH_IMAGES = 32
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    path: str
+    body: bytes | None = None
+    content_type: str = ""
+
+
+@dataclass
+class Result:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def routes() -> list[Route]:
+    sys.path.insert(0, str(ROOT))
+    from tests.factories import digit_png
+
+    png = digit_png(7)  # what the page's 280x280 canvas sends
+    batch = [digit_png(d % 10, pen=0.06 + 0.01 * (d % 3)) for d in range(BATCH_IMAGES)]
+    images = [base64.b64encode(image).decode("ascii") for image in batch]
+    return [
+        Route("GET /healthz", "/healthz"),
+        Route("POST /api/predict (activations)", "/api/predict", png, "image/png"),
+        Route("POST /api/predict?activations=false", "/api/predict?activations=false", png, "image/png"),
+        Route(f"POST /api/predict/batch ({BATCH_IMAGES} PNGs)", "/api/predict/batch",
+              json.dumps({"images": images}).encode(), "application/json"),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    shipped = ",".join(path.stem for path in sorted((ROOT / "model").glob("*.npz")))
+    env = {**os.environ, "DIGITPAD_LOG_LEVEL": "warning", "DIGITPAD_MODELS": shipped}
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port),
+                                "--workers", str(workers)], cwd=ROOT, env=env,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"the server did not become ready in 60 s; see {log}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def check(port: int, route: Route) -> int:
+    """Send the request once; it must succeed. Returns the response's size in bytes."""
+    request = urllib.request.Request(f"http://{HOST}:{port}{route.path}", data=route.body,
+                                     headers={"Content-Type": route.content_type} if route.body else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+    answer = json.loads(body)
+    ok = answer.get("status") == "ok" or "prediction" in answer or all(
+        "prediction" in r for r in answer.get("results", [{}]))
+    if not ok:
+        raise SystemExit(f"{route.name} answered {body[:200]!r}")
+    return len(body)
+
+
+def lua_script(route: Route, folder: Path) -> Path:
+    """A wrk script sending the route's request; the body is read from a file, as it is binary."""
+    script = folder / f"{abs(hash(route.name))}.lua"
+    lines = []
+    if route.body is not None:
+        body = folder / f"{abs(hash(route.name))}.body"
+        body.write_bytes(route.body)
+        lines = ['wrk.method = "POST"', f'local f = assert(io.open("{body}", "rb"))', "wrk.body = f:read('*a')",
+                 "f:close()", f'wrk.headers["Content-Type"] = "{route.content_type}"']
+    script.write_text("\n".join(lines) + "\n")
+    return script
+
+
+def parse_duration(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def run_wrk(port: int, route: Route, connections: int, seconds: float, folder: Path) -> Result:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "5s", "--latency",
+               "-s", str(lua_script(route, folder)), f"http://{HOST}:{port}{route.path}"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.MULTILINE))
+    if "99" not in percentiles:
+        raise SystemExit(f"wrk printed no latency distribution for {route.name}:\n{out}")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+                  parse_duration(percentiles["50"]), parse_duration(percentiles["99"]),
+                  errors + (int(non_2xx.group(1)) if non_2xx else 0), requests)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per scenario")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    all_routes = routes()
+    rows = []
+    sizes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for workers in args.workers:
+            port = free_port()
+            server = start_server(port, workers, folder / f"server-{workers}.log")
+            try:
+                for route in all_routes:
+                    sizes[route.name] = check(port, route)
+                for connections in args.concurrency:
+                    floor = None
+                    for route in all_routes:
+                        result = run_wrk(port, route, connections, args.duration, folder)
+                        floor = floor or result.requests_per_s
+                        images = BATCH_IMAGES if "batch" in route.path else 1
+                        rows.append([route.name, workers, connections, f"{result.requests_per_s:,.0f}",
+                                     f"{result.requests_per_s * images:,.0f}", f"{result.p50_ms:.1f}",
+                                     f"{result.p99_ms:.1f}", f"{result.p99_ms / result.p50_ms:.1f}",
+                                     result.errors, f"{result.requests_per_s / floor:.3f}"])
+            finally:
+                stop_server(server)
+    print("## HTTP: the prediction routes against /healthz, wrk on loopback\n")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"- CPU: {cpu_model()}, {os.cpu_count()} cores, shared by wrk (2 threads) and the server; "
+          f"load average {load} at the end\n- `digitpad serve` (uvicorn, uvloop, httptools, one BLAS thread per "
+          f"worker); {args.duration:g} s per scenario, wrk timeout 5 s\n- response sizes: "
+          + ", ".join(f"{name} {size:,} B" for name, size in sizes.items()) + "\n")
+    print(table(["route", "workers", "connections", "req/s", "images/s", "p50 ms", "p99 ms", "p99/p50", "errors",
+                 "/ healthz"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
