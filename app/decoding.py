@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+import pyspng
 from PIL import Image, ImageOps
 
 from app.config import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
@@ -25,6 +26,8 @@ SIGNATURES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("WEBP", re.compile(rb"\ARIFF.{4}WEBP", re.DOTALL)),
     ("BMP", re.compile(rb"\ABM")),
 )
+# PNG colour types (the IHDR byte) libspng decodes exactly as Pillow does, at 8 bits a sample.
+PNG_RGB_TYPES = {2: "RGB", 6: "RGBA"}
 # A drawing as the API receives it: image bytes, base64 or a data URL, or a pixel grid.
 Source = bytes | str | Sequence[Sequence[float]]
 DATA_URL = re.compile(r"\Adata:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*),", re.IGNORECASE)
@@ -67,6 +70,8 @@ def decode_image(data: bytes, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = 
         if max(width, height) > max_side or width * height > max_pixels:
             raise _too_large((width, height), max_side, max_pixels)
         try:
+            if fmt == "PNG" and (pixels := _canvas_png(data)) is not None:
+                return pixels
             image.load()  # the first frame only: animated images are read no further
             upright = ImageOps.exif_transpose(image)
             return to_array(upright)
@@ -77,6 +82,19 @@ def decode_image(data: bytes, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = 
         except Exception as exc:  # truncated or corrupt pixel data surfaces as any of several types
             raise ImageError(422, "invalid_image",
                              f"The {fmt} image could not be decoded: it is truncated or corrupt.") from exc
+
+
+def _canvas_png(data: bytes) -> np.ndarray | None:
+    """An 8-bit RGB or RGBA PNG, what a canvas exports, decoded by libspng: the same pixels as Pillow's
+    in about half the time (the largest part of a prediction). None sends every other PNG to Pillow: other
+    depths and colour types, an eXIf chunk (Pillow applies its orientation), and any decoding error, so
+    Pillow alone decides what is wrong with a file."""
+    if data[12:16] != b"IHDR" or data[24] != 8 or data[25] not in PNG_RGB_TYPES or b"eXIf" in data:
+        return None
+    try:
+        return pyspng.load(data, PNG_RGB_TYPES[data[25]])
+    except Exception:  # the error is Pillow's to name
+        return None
 
 
 def _too_large(size: tuple[int, int] | None, max_side: int, max_pixels: int) -> ImageError:
