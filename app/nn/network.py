@@ -232,7 +232,8 @@ class Model:
                 "architecture": self.network.arch.to_json()}
         blob = np.frombuffer(json.dumps(meta, indent=1).encode(), dtype=np.uint8)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, __meta__=blob, **self.network.state())
+        arrays: dict[str, Any] = {"__meta__": blob, **self.network.state()}
+        np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
 
 

@@ -107,6 +107,6 @@ def centre(box: np.ndarray) -> np.ndarray:
     return out
 
 
-def binarize(grey: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
-    """Grey ink in [0, 1] -> 0/1 pixels (uint8). Works on any shape, e.g. a batch."""
+def binarize(grey: np.ndarray, threshold: float | np.ndarray = THRESHOLD) -> np.ndarray:
+    """Grey ink in [0, 1] -> 0/1 pixels (uint8). Works on any shape, e.g. a batch with a threshold each."""
     return (grey >= threshold).astype(np.uint8)

@@ -60,7 +60,7 @@ def test_downloads_missing_files_and_verifies_them(tmp_path, mirror, mnist_test,
         content = gzip.decompress((DATA_DIR / f"{name}.gz").read_bytes())
         (root / f"{name}.gz").write_bytes(gzip.compress(content, compresslevel=1))
     target = tmp_path / "data"
-    images, labels = data.load_mnist(target, "test", mirrors=[url])
+    images, _ = data.load_mnist(target, "test", mirrors=[url])
     np.testing.assert_array_equal(images, mnist_test[0])
     assert sorted(p.name for p in target.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     assert "downloading t10k-images-idx3-ubyte.gz" in capsys.readouterr().err

@@ -37,13 +37,14 @@ def test_mlp_and_logreg_layers(bits):
     assert [(i.name, i.kind) for i in Network(mlp()).visible] == [
         ("input", "input"), ("hidden", "dense"), ("output", "output")]
     _, acts = Network(mlp()).trace(bits)
-    assert 0 < acts[1][1].min() and acts[1][1].max() < 1  # sigmoid units
+    assert acts[1][1].min() > 0 and acts[1][1].max() < 1  # sigmoid units
     assert [(i.name, i.kind) for i in Network(logreg()).visible] == [("input", "input"), ("output", "output")]
 
 
 def test_unit_weights_are_shaped_like_the_layer_below():
     net = Network(cnn(), seed=3)
     w, b = net.unit_weights("conv2", 5)
+    assert b == net.layers[net.names.index("conv2")].params["b"][5]
     assert w.shape == (16, 5, 5)
     np.testing.assert_array_equal(w[2], net.layers[net.names.index("conv2")].params["W"][:, :, 2, 5])
     assert net.unit_weights("conv1", 0)[0].shape == (1, 5, 5)
