@@ -43,6 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     else:
         logger.error("Not ready: %s", " ".join(registry.failures.values()))
     yield
+    registry.inference.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

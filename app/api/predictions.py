@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import Executor
 from typing import Any
 
-import anyio.to_thread
 import orjson
 
 from app.api.errors import empty_drawing_detail
@@ -17,15 +18,16 @@ from app.nn.preprocess import BlankDrawing, Preprocessed, preprocess
 
 
 async def predict_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings,
-                      limiter: anyio.CapacityLimiter) -> bytes:
+                      threads: Executor) -> bytes:
     """The JSON answer for one drawing. Raises ImageError or BlankDrawing."""
-    return await anyio.to_thread.run_sync(_predict_one, model, source, top_k, activations, settings, limiter=limiter)
+    return await asyncio.get_running_loop().run_in_executor(
+        threads, _predict_one, model, source, top_k, activations, settings)
 
 
 async def predict_many(model: Model, sources: list[Source], top_k: int, settings: Settings,
-                       limiter: anyio.CapacityLimiter) -> bytes:
+                       threads: Executor) -> bytes:
     """The JSON answer for a batch: a prediction or an error in place of each drawing."""
-    return await anyio.to_thread.run_sync(_predict_many, model, sources, top_k, settings, limiter=limiter)
+    return await asyncio.get_running_loop().run_in_executor(threads, _predict_many, model, sources, top_k, settings)
 
 
 def _predict_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings) -> bytes:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-
-import anyio
 
 from app.config import Settings
 from app.inference import layer_shape
@@ -20,12 +19,13 @@ class ModelRegistry:
     default: str
     models: dict[str, Model] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # name -> why it did not load
-    # Bounds the inference threads of this worker: more at once would only contend for the same cores.
-    limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    # The inference threads of this worker, first come first served: more at once would only contend for
+    # the same cores. A plain executor: handing work to anyio's thread pool costs ~80 us of CPU a call, this ~25.
+    inference: ThreadPoolExecutor = field(default_factory=lambda: _inference_threads(1))
 
     @classmethod
     def load(cls, settings: Settings) -> ModelRegistry:
-        registry = cls(settings.default_model, limiter=anyio.CapacityLimiter(settings.inference_threads))
+        registry = cls(settings.default_model, inference=_inference_threads(settings.inference_threads))
         for name in settings.models:
             path = settings.model_dir / f"{name}.npz"
             try:
@@ -47,6 +47,10 @@ class ModelRegistry:
 
     def describe(self) -> list[dict[str, Any]]:
         return [describe(model) for model in self.models.values()]
+
+
+def _inference_threads(count: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(count, thread_name_prefix="inference")
 
 
 def describe(model: Model) -> dict[str, Any]:

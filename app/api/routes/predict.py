@@ -43,7 +43,7 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
     """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
     `{"pixels"}`. The format of an image is read from its bytes."""
     source = await read_drawing(request)
-    answer = await predict_one(model, source, top_k, activations, settings, registry.limiter)
+    answer = await predict_one(model, source, top_k, activations, settings, registry.inference)
     observe_answer(model.name, answer)
     return _json(answer)
 
@@ -54,6 +54,6 @@ async def predict_batch(request: Request, registry: RegistryDep, settings: Setti
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
     model = find_model(registry, batch.model)
-    answer = await predict_many(model, batch.sources, batch.top_k, settings, registry.limiter)
+    answer = await predict_many(model, batch.sources, batch.top_k, settings, registry.inference)
     observe_answer(model.name, answer)
     return _json(answer)
