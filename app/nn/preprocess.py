@@ -50,7 +50,7 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         alpha = img[:, :, -1]
         if alpha.min() < 255 * (1 - MIN_CONTRAST):
             ink = alpha / 255.0
-            return _normalise(np.where(ink >= MIN_CONTRAST, ink, 0))
+            return _normalise(_contrasted(ink))
         img = img[:, :, :-1]
     if img.ndim == 3 and img.shape[2] == 3:
         img = img @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as Pillow's "L"
@@ -60,7 +60,13 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     ink = np.abs(img - np.median(border)) / 255.0
-    return _normalise(np.where(ink >= MIN_CONTRAST, ink, 0))
+    return _normalise(_contrasted(ink))
+
+
+def _contrasted(ink: np.ndarray) -> np.ndarray:
+    """Ink below MIN_CONTRAST is background: 0. Multiplying by the mask gives np.where's numbers
+    (ink is never negative) in well under half its time on a canvas-sized image."""
+    return ink * (ink >= MIN_CONTRAST)
 
 
 def _normalise(ink: np.ndarray) -> np.ndarray:
