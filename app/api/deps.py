@@ -48,7 +48,7 @@ def find_model(registry: ModelRegistry, name: str | None) -> Model:
 
 async def query_model(registry: RegistryDep,
                       model: Annotated[str | None, Query(description="Model name; the server's default when absent.",
-                                                         max_length=64)] = None) -> Model:
+                                                         max_length=64, examples=["cnn"])] = None) -> Model:
     return find_model(registry, model)
 
 

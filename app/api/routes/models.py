@@ -23,8 +23,11 @@ async def list_models(registry: RegistryDep) -> Response:
 
 @router.get("/{name}/layers/{layer}/units/{index}", response_model=UnitOut, responses=error_responses(404, 422),
             summary="The weights and bias feeding one unit")
-async def unit_weights(registry: RegistryDep, name: str, layer: str,
-                       index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.")],
+async def unit_weights(registry: RegistryDep,
+                       name: Annotated[str, Path(description="A model from GET /api/models.", examples=["cnn"])],
+                       layer: Annotated[str, Path(description="One of its layers with weights.", examples=["conv1"])],
+                       index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.",
+                                                  examples=[0])],
                        ) -> Response:
     model = find_model(registry, name)
     try:
