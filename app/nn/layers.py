@@ -118,9 +118,11 @@ class Conv2D(Layer):
         k, f = self.kernel, self.filters
         ho, wo = h - k + 1, w - k + 1
         weights = self.params["W"].reshape(k * k * c, f)
-        if train:  # backward needs every patch again
-            self.cols, self.x_shape = _im2col(x, k), x.shape  # (B*Ho*Wo, k*k*C)
-            z = self.cols @ weights
+        if train or b <= CONV_CHUNK:
+            cols = _im2col(x, k)  # (B*Ho*Wo, k*k*C)
+            z = cols @ weights
+            if train:  # backward needs every patch again
+                self.cols, self.x_shape = cols, x.shape
         else:  # a few images at a time, so their patches are still in cache when the matmul reads them
             z = np.empty((b * ho * wo, f), np.result_type(x, weights))
             n = ho * wo
@@ -212,8 +214,10 @@ class ReLU(Layer):
     def forward(self, x: Array, train: bool = False) -> Array:
         if train:
             self.mask = x > 0
-        # against an array of zeros: NumPy's vectorised maximum skips a broadcast scalar (3x slower)
-        return np.maximum(x, np.zeros(x.shape, x.dtype))
+        # against an array of zeros, which also takes the result: NumPy's vectorised maximum skips a
+        # broadcast scalar (3x slower)
+        out = np.zeros(x.shape, x.dtype)
+        return np.maximum(x, out, out=out)
 
     def backward(self, dy: Array) -> Array:
         return dy * self.mask
@@ -322,7 +326,8 @@ def sigmoid(z: Array) -> Array:
 
 def softmax(z: Array) -> Array:
     """Softmax over the last axis: the multi-class sigmoid, shifted by the max for stability."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    e = z - z.max(axis=-1, keepdims=True)
+    np.exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
