@@ -25,6 +25,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from benchmarks.common import ROOT, cpu_model, table
 
@@ -47,6 +48,28 @@ class Result:
     p99_ms: float
     errors: int
     requests: int
+    cpu_us: float  # the server's CPU time (every process and thread) per request
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants (uvicorn's worker processes)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for child in children for p in process_tree(int(child)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process tree so far, all threads included."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def routes() -> list[Route]:
@@ -132,11 +155,13 @@ def parse_duration(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def run_wrk(port: int, route: Route, connections: int, seconds: float, folder: Path) -> Result:
+def run_wrk(server: int, port: int, route: Route, connections: int, seconds: float, folder: Path) -> Result:
     command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "5s", "--latency",
                "-s", str(lua_script(route, folder)), f"http://{HOST}:{port}{route.path}"]
+    cpu_before = cpu_seconds(server)
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
-    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.MULTILINE))
+    cpu = cpu_seconds(server) - cpu_before
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.MULTILINE))
     if "99" not in percentiles:
         raise SystemExit(f"wrk printed no latency distribution for {route.name}:\n{out}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -144,19 +169,23 @@ def run_wrk(port: int, route: Route, connections: int, seconds: float, folder: P
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Result(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
                   parse_duration(percentiles["50"]), parse_duration(percentiles["99"]),
-                  errors + (int(non_2xx.group(1)) if non_2xx else 0), requests)
+                  errors + (int(non_2xx.group(1)) if non_2xx else 0), requests, cpu / max(requests, 1) * 1e6)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per scenario")
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds of load per route and scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs the duration is split into")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--routes", nargs="+", type=int, help="only these routes, by position (0 is /healthz)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     all_routes = routes()
+    if args.routes:
+        all_routes = [all_routes[0], *(all_routes[i] for i in args.routes if i > 0)]
     rows = []
     sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,25 +197,34 @@ def main(argv: list[str] | None = None) -> int:
                 for route in all_routes:
                     sizes[route.name] = check(port, route)
                 for connections in args.concurrency:
-                    floor = None
+                    # rounds alternate the routes, so a load that comes and goes on a shared machine
+                    # falls on /healthz and the routes measured against it alike
+                    runs: dict[str, list[Result]] = {route.name: [] for route in all_routes}
+                    for _ in range(args.rounds):
+                        for route in all_routes:
+                            runs[route.name].append(run_wrk(server.pid, port, route, connections,
+                                                            args.duration / args.rounds, folder))
+                    floor = median(r.requests_per_s for r in runs[all_routes[0].name])
                     for route in all_routes:
-                        result = run_wrk(port, route, connections, args.duration, folder)
-                        floor = floor or result.requests_per_s
+                        results = runs[route.name]
+                        rate = median(r.requests_per_s for r in results)
+                        p50, p99 = median(r.p50_ms for r in results), max(r.p99_ms for r in results)
                         images = BATCH_IMAGES if "batch" in route.path else 1
-                        rows.append([route.name, workers, connections, f"{result.requests_per_s:,.0f}",
-                                     f"{result.requests_per_s * images:,.0f}", f"{result.p50_ms:.1f}",
-                                     f"{result.p99_ms:.1f}", f"{result.p99_ms / result.p50_ms:.1f}",
-                                     result.errors, f"{result.requests_per_s / floor:.3f}"])
+                        rows.append([route.name, workers, connections, f"{rate:,.0f}", f"{rate * images:,.0f}",
+                                     f"{p50:.1f}", f"{p99:.1f}", f"{p99 / p50:.1f}",
+                                     sum(r.errors for r in results), f"{rate / floor:.3f}",
+                                     f"{median(r.cpu_us for r in results):,.0f}"])
             finally:
                 stop_server(server)
     print("## HTTP: the prediction routes against /healthz, wrk on loopback\n")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"- CPU: {cpu_model()}, {os.cpu_count()} cores, shared by wrk (2 threads) and the server; "
           f"load average {load} at the end\n- `digitpad serve` (uvicorn, uvloop, httptools, one BLAS thread per "
-          f"worker); {args.duration:g} s per scenario, wrk timeout 5 s\n- response sizes: "
+          f"worker); {args.duration:g} s per route and scenario in {args.rounds} alternating rounds (median req/s "
+          f"and p50, worst p99), wrk timeout 5 s\n- response sizes: "
           + ", ".join(f"{name} {size:,} B" for name, size in sizes.items()) + "\n")
     print(table(["route", "workers", "connections", "req/s", "images/s", "p50 ms", "p99 ms", "p99/p50", "errors",
-                 "/ healthz"], rows))
+                 "/ healthz", "server CPU us/req"], rows))
     return 0
 
 
