@@ -87,7 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.config import get_settings
 
-    level = get_settings().log_level
+    settings = get_settings()
+    level = settings.log_level
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["app"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     # Uvicorn shuts down gracefully on SIGINT or SIGTERM, then raises the signal again for the handler it
@@ -97,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
                 reload=args.reload, loop="uvloop", http="httptools", log_level=level, log_config=log_config,
-                proxy_headers=True, access_log=False)
+                proxy_headers=True, access_log=False, timeout_keep_alive=settings.keep_alive_timeout)
     return 0
 
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     max_image_side: int = Field(default=MAX_IMAGE_SIDE, gt=0)
     max_image_pixels: int = Field(default=MAX_IMAGE_PIXELS, gt=0)
     max_batch_images: int = Field(default=256, gt=0)
+    # Seconds a request body may take to arrive in full (408 request_timeout after): a client that
+    # trickles bytes would otherwise hold its request open, and its share of the worker, for as long as it likes.
+    body_timeout: float = Field(default=30.0, gt=0)
+    # Seconds an idle keep-alive connection stays open between requests.
+    keep_alive_timeout: int = Field(default=5, gt=0)
     # Inference calls running at once per worker; more would only queue for the same cores.
     inference_threads: int = Field(default=2, gt=0)
 

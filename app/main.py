@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 DESCRIPTION = """Draw a digit, watch the network think.
 
-Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`."""
+Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`. Unknown query parameters are
+ignored. A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the
+answer is 408 `request_timeout`."""
 
 
 @asynccontextmanager
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
 
     # Added innermost first: security headers wrap everything, so errors and 413s carry them too.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.body_timeout,
                        path_limits={"/api/predict/batch": settings.max_batch_body_bytes})
     app.add_middleware(UnexpectedErrorMiddleware)
     if settings.cors_origins:

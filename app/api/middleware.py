@@ -1,10 +1,11 @@
-"""Pure ASGI middleware: body size limits while streaming, security headers, and a JSON 500 for the unexpected."""
+"""Pure ASGI middleware: body size and time limits, security headers, and a JSON 500 for the unexpected."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 
+import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,20 +30,31 @@ SECURITY_HEADERS = {
 
 class PayloadTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
+        # The rest of the body is never read: the connection closes once the answer is out.
         super().__init__(413, "payload_too_large",
-                         f"The request body is larger than the limit of {limit:,} bytes; send a smaller image.")
+                         f"The request body is larger than the limit of {limit:,} bytes; send a smaller image.",
+                         headers={"Connection": "close"})
+
+
+class RequestTimeout(ApiError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, "request_timeout", f"The request body did not arrive within {seconds:g} seconds; "
+                                                 "send it again in one go.", headers={"Connection": "close"})
 
 
 class BodyLimitMiddleware:
-    """Refuses a body over the limit: at once from Content-Length, else as soon as the stream passes it.
+    """Refuses a body over the limit: at once from Content-Length, else as soon as the stream passes it;
+    and a body that has not arrived in full `timeout` seconds after the request began.
 
     Counting while streaming matters for chunked uploads, which declare no length up front.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, path_limits: Mapping[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int, path_limits: Mapping[str, int] | None = None,
+                 timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
         self.path_limits = dict(path_limits or {})
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,14 +68,23 @@ class BodyLimitMiddleware:
 
         received = 0
         started = False
+        body_complete = False
+        deadline = anyio.current_time() + self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_complete
+            if body_complete:  # all that is left to wait for is the client hanging up, however long it takes
+                return await receive()
+            try:
+                with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(self.timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise PayloadTooLarge(limit)
+                body_complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -73,7 +94,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except PayloadTooLarge as exc:
+        except (PayloadTooLarge, RequestTimeout) as exc:
             if started:
                 raise
             await _send_error(scope, receive, send, exc)
@@ -131,7 +152,4 @@ class SecurityHeadersMiddleware:
 
 
 async def _send_error(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
-    response = error_response(error.status, error.code, error.detail, error.headers)
-    if error.status == 413:
-        response.headers["Connection"] = "close"  # the rest of the body is never read
-    await response(scope, receive, send)
+    await error_response(error.status, error.code, error.detail, error.headers)(scope, receive, send)

@@ -34,7 +34,7 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post("", response_model=PredictionOut, responses=error_responses(404, 413, 415, 422),
+@router.post("", response_model=PredictionOut, responses=error_responses(404, 408, 413, 415, 422),
              openapi_extra=PREDICT_BODY, summary="Guess the digit in one drawing")
 async def predict(request: Request, model: ModelDep, registry: RegistryDep, settings: SettingsDep,
                   top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
@@ -48,7 +48,7 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
     return _json(answer)
 
 
-@router.post("/batch", response_model=BatchOut, responses=error_responses(404, 413, 415, 422),
+@router.post("/batch", response_model=BatchOut, responses=error_responses(404, 408, 413, 415, 422),
              openapi_extra=BATCH_BODY, summary="Guess the digits in up to 256 drawings")
 async def predict_batch(request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
