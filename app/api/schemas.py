@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # A 7 drawn on a 28x28 pad, and a 1 as a grid of grey levels: the examples /docs and schema tests send.
 SEVEN_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAYElEQVR4nK2SUQ7AIAhD6bL7Xxl/hl"
              "pwZE78MfpsKRGovK8rYTm8nx10q6RkZsfUFmpve2x0W6u57CjaDuFBnwFOrnvKWVgXiFx3lCysCuRcCbpxIAjx3/q1poZ5wO+Jbw"
              "yFEDeqAnZnAAAAAElFTkSuQmCC")
-ONE_PIXELS = [[0, 0, 0, 0, 0], *([[0, 0, 255, 0, 0]] * 5), [0, 0, 0, 0, 0]]
+ONE_PIXELS: JsonValue = [[0, 0, 0, 0, 0], *([[0, 0, 255, 0, 0]] * 5), [0, 0, 0, 0, 0]]
 TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
 
 
