@@ -11,7 +11,8 @@ PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 SEVEN_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAYElEQVR4nK2SUQ7AIAhD6bL7Xxl/hl"
              "pwZE78MfpsKRGovK8rYTm8nx10q6RkZsfUFmpve2x0W6u57CjaDuFBnwFOrnvKWVgXiFx3lCysCuRcCbpxIAjx3/q1poZ5wO+Jbw"
              "yFEDeqAnZnAAAAAElFTkSuQmCC")
-ONE_PIXELS: JsonValue = [[0, 0, 0, 0, 0], *([[0, 0, 255, 0, 0]] * 5), [0, 0, 0, 0, 0]]
+ONE_PIXELS: JsonValue = [[0, 0, 0, 0, 0], [0, 0, 255, 0, 0], [0, 0, 255, 0, 0], [0, 0, 255, 0, 0],
+                         [0, 0, 255, 0, 0], [0, 0, 255, 0, 0], [0, 0, 0, 0, 0]]
 TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
 
 
