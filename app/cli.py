@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=_evaluate)
+
+    manifest = commands.add_parser("manifest", help="record the SHA-256 of every model file the server will trust")
+    manifest.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
+    manifest.set_defaults(run=_manifest)
     return parser
 
 
@@ -176,4 +180,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({"model": model.name, **report}))
     else:
         print(f"model {model.name} ({model.path})\n{format_report(report)}")
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from app.config import get_settings
+    from app.nn.manifest import read_manifest, write_manifest
+
+    folder = args.folder or get_settings().model_dir
+    if not folder.is_dir():
+        print(f"digitpad: {folder} is not a folder", file=sys.stderr)
+        return 2
+    path = write_manifest(folder)
+    for name, digest in read_manifest(folder).items():
+        print(f"{digest}  {name}")
+    print(f"wrote {path}", file=sys.stderr)
     return 0

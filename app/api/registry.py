@@ -9,6 +9,7 @@ from typing import Any
 
 from app.config import Settings
 from app.inference import layer_shape
+from app.nn import manifest
 from app.nn.network import Model, ModelFileError, load_model
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class ModelRegistry:
         for name in settings.models:
             path = settings.model_dir / f"{name}.npz"
             try:
+                manifest.verify(path)  # before parsing: a file that fails its sum is never read
                 registry.models[name] = load_model(path)
             except ModelFileError as exc:
                 registry.failures[name] = str(exc)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.nn import data
+from app.nn import data, manifest
 from app.nn.augment import Augmentation
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.network import ARCHITECTURES, Model, Network
@@ -169,6 +169,7 @@ def run(name: str, recipe: Recipe, data_dir: Path, pendigits: Path | None, out: 
     }
     model = Model(network, meta)
     model.save(out)
+    manifest.write_manifest(out.parent, [out.name])  # a server loads only the files whose sums it finds
     out.with_suffix(".metrics.json").write_text(json.dumps({"history": history, "test": metrics}, indent=1) + "\n")
     return model
 
