@@ -81,7 +81,7 @@ class Dense(Layer):
         return dy @ self.params["W"].T
 
     def backward_params(self, dy: Array) -> None:
-        self.grads = {"W": self.x.T @ dy, "b": dy.sum(axis=0)}
+        self.grads = {"W": self.x.T @ dy, "b": _sum_rows(dy)}
 
     def config(self) -> dict[str, object]:
         return {"units": self.units, "init": self.init_scheme}
@@ -148,7 +148,7 @@ class Conv2D(Layer):
     def backward_params(self, dy: Array) -> None:
         k, c, f = self.kernel, self.x_shape[3], self.filters
         delta = dy.reshape(-1, f)  # (B*Ho*Wo, F)
-        self.grads = {"W": (self.cols.T @ delta).reshape(k, k, c, f), "b": delta.sum(axis=0)}
+        self.grads = {"W": (self.cols.T @ delta).reshape(k, k, c, f), "b": _sum_rows(delta)}
 
     def config(self) -> dict[str, object]:
         return {"filters": self.filters, "kernel": self.kernel}
@@ -308,6 +308,12 @@ def _im2col(x: Array, k: int) -> Array:
         return np.ascontiguousarray(view).reshape(k * k, b * ho * wo).T
     view = np.ndarray((b, ho, wo, k, k * c), x.dtype, x, 0, (sb, sh, sw, sh, sc))
     return view.reshape(b * ho * wo, k * k * c)
+
+
+def _sum_rows(delta: Array) -> Array:
+    """delta.sum(axis=0) for a bias gradient, as a vector-matrix product: NumPy sums a tall, narrow
+    array down its columns a short row at a time (0.53 ms for conv1's (36864, 16) deltas), BLAS in 26 us."""
+    return np.ones(delta.shape[0], delta.dtype) @ delta
 
 
 def _maximum(parts: list[Array]) -> Array:
