@@ -51,11 +51,11 @@ RECIPES = {
                   augmentation=Augmentation(rotate_deg=12, scale=0.1, shear=0.15, shift_px=1.5,
                                             threshold_jitter=0.15, thicken=0.15),
                   pen_widths=(0.035, 0.05, 0.07, 0.09)),
-    "mlp": Recipe(epochs=30, batch_size=64, lr=0.1, momentum=0.9, dropout=0.2, weight_decay=1e-4,
+    "mlp": Recipe(epochs=40, batch_size=64, lr=0.1, momentum=0.9, dropout=0.2, weight_decay=1e-4,
                   augmentation=Augmentation(rotate_deg=8, scale=0.08, shift_px=1.0, threshold_jitter=0.1),
-                  pen_widths=(0.035, 0.05, 0.07, 0.09)),
-    "logreg": Recipe(epochs=10, batch_size=64, lr=0.05, momentum=0.9, dropout=0.0, weight_decay=1e-4,
-                     pen_widths=(0.04, 0.06)),
+                  pen_widths=(0.04, 0.07)),
+    "logreg": Recipe(epochs=30, batch_size=64, lr=0.05, momentum=0.9, dropout=0.0, weight_decay=0.0,
+                     pen_widths=(0.04,)),
 }
 
 
