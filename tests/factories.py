@@ -54,9 +54,9 @@ def stroke_image(strokes: list[Stroke], size: int = 280, pen: float = 0.075, sca
     return image
 
 
-def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+def png_bytes(image: Image.Image, fmt: str = "PNG", **params: int) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **params)
     return buffer.getvalue()
 
 
