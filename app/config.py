@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_image_side: int = Field(default=MAX_IMAGE_SIDE, gt=0)
     max_image_pixels: int = Field(default=MAX_IMAGE_PIXELS, gt=0)
     max_batch_images: int = Field(default=256, gt=0)
+    # Pixels decoded for one batch in all: 256 images each just under the image limit would otherwise keep
+    # a worker decoding for minutes. 256 pad-size drawings (280x280) take a third of it.
+    max_batch_pixels: int = Field(default=64_000_000, gt=0)
     # Seconds a request body may take to arrive in full (408 request_timeout after): a client that
     # trickles bytes would otherwise hold its request open, and its share of the worker, for as long as it likes.
     body_timeout: float = Field(default=30.0, gt=0)

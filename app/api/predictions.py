@@ -44,11 +44,15 @@ def _predict_one(model: Model, source: Source, top_k: int, activations: bool, se
 def _predict_many(model: Model, sources: list[Source], top_k: int, settings: Settings) -> bytes:
     results: list[dict[str, Any]] = [{} for _ in sources]
     readable: list[tuple[int, Preprocessed]] = []
+    budget = settings.max_batch_pixels
     for i, source in enumerate(sources):
         try:
-            readable.append((i, preprocess(decode_drawing(source, settings.max_image_side,
-                                                          settings.max_image_pixels))))
+            image = decode_drawing(source, settings.max_image_side, min(settings.max_image_pixels, budget))
+            budget -= image.shape[0] * image.shape[1]
+            readable.append((i, preprocess(image)))
         except ImageError as exc:
+            if exc.code == "image_too_large" and budget < settings.max_image_pixels:
+                exc = _over_budget(settings.max_batch_pixels)
             results[i] = {"error": {"code": exc.code, "detail": exc.detail}}
         except BlankDrawing as exc:
             results[i] = {"error": {"code": "empty_drawing", "detail": empty_drawing_detail(exc)}}
@@ -56,6 +60,11 @@ def _predict_many(model: Model, sources: list[Source], top_k: int, settings: Set
     for (i, _), prediction in zip(readable, predictions, strict=True):
         results[i] = prediction.to_json()
     return orjson.dumps({"results": results})
+
+
+def _over_budget(max_batch_pixels: int) -> ImageError:
+    return ImageError(413, "image_too_large", f"The images before this one fill the batch's limit of "
+                                              f"{max_batch_pixels / 1e6:g} megapixels; send it in another batch.")
 
 
 def _ms(start: float, end: float) -> float:

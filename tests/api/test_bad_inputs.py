@@ -486,3 +486,16 @@ def test_an_idle_keep_alive_connection_is_closed(live_server: LiveServer) -> Non
         started = time.monotonic()
         assert sock.recv(1) == b""  # the server closes the idle connection after its keep-alive timeout
         assert time.monotonic() - started < KEEP_ALIVE_TIMEOUT + 3
+
+
+def test_a_batch_decodes_no_more_pixels_than_its_budget(make_client):
+    pad = 280 * 280
+    with make_client(max_batch_pixels=int(3.5 * pad)) as app_client:
+        response = app_client.post("/api/predict/batch", json={"images": [b64(digit_png(7))] * 5 + ["x"]})
+    results = response.json()["results"]
+    assert response.status_code == 200
+    assert [result.get("prediction") for result in results[:3]] == [7, 7, 7]
+    for result in results[3:5]:
+        assert result["error"]["code"] == "image_too_large"
+        assert "another batch" in result["error"]["detail"]
+    assert results[5]["error"]["code"] == "invalid_image"  # what is wrong with an image still comes first
