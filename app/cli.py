@@ -85,6 +85,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     for name in BLAS_THREAD_VARIABLES:  # before numpy is imported here or in a worker process
         os.environ.setdefault(name, "1")
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
+    # Inference threads per worker: the cores shared out, so workers * threads never exceeds them. Work
+    # beyond that queues first come, first served instead of time-slicing the GIL, which kept the
+    # median but stretched the slowest requests (p99 at 16 connections 120 -> 63 ms with 2 workers).
+    os.environ.setdefault("DIGITPAD_INFERENCE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
@@ -99,7 +104,6 @@ def _serve(args: argparse.Namespace) -> int:
     # found; a stop that was asked for is a success, so that handler exits 0.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _exit_cleanly)
-    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
                 reload=args.reload, loop="uvloop", http="httptools", log_level=level, log_config=log_config,
                 proxy_headers=True, access_log=False, timeout_keep_alive=settings.keep_alive_timeout)
