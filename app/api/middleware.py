@@ -28,12 +28,38 @@ SECURITY_HEADERS = {
 }
 
 
+# After refusing a body, how much more of it is read and thrown away before the connection closes.
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
 class PayloadTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
-        # The rest of the body is never read: the connection closes once the answer is out.
+        # The rest of the body is never kept: the connection closes once the answer is out.
         super().__init__(413, "payload_too_large",
                          f"The request body is larger than the limit of {limit:,} bytes; send a smaller image.",
                          headers={"Connection": "close"})
+
+
+def _lingering(send: Send, receive: Receive) -> Send:
+    """A send that, before it ends a refusal, reads and discards what the client is still sending, up to
+    DRAIN_BYTES or DRAIN_SECONDS. Closing a socket with unread data in it resets the connection, and the
+    client, still writing its body, would lose the answer before reading it."""
+
+    async def lingering_send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            await send({**message, "more_body": True})
+            drained = 0
+            with anyio.move_on_after(DRAIN_SECONDS):
+                while drained <= DRAIN_BYTES:
+                    request = await receive()
+                    drained += len(request.get("body", b""))
+                    if request["type"] != "http.request" or not request.get("more_body", False):
+                        break
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return lingering_send
 
 
 class RequestTimeout(ApiError):
@@ -61,18 +87,22 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"].rstrip("/"), self.limit)
-        declared = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        refusal = _lingering(send, receive) if "100-continue" not in headers.get("expect", "").lower() else send
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_error(scope, receive, send, PayloadTooLarge(limit))
+            await _send_error(scope, receive, refusal if int(declared) <= limit + DRAIN_BYTES else send,
+                              PayloadTooLarge(limit))
             return
 
         received = 0
         started = False
+        refused = False
         body_complete = False
         deadline = anyio.current_time() + self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal received, body_complete
+            nonlocal received, body_complete, refused
             if body_complete:  # all that is left to wait for is the client hanging up, however long it takes
                 return await receive()
             try:
@@ -83,6 +113,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    refused = True
                     raise PayloadTooLarge(limit)
                 body_complete = not message.get("more_body", False)
             return message
@@ -90,14 +121,14 @@ class BodyLimitMiddleware:
         async def tracking_send(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
-            await send(message)
+            await (refusal if refused else send)(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
         except (PayloadTooLarge, RequestTimeout) as exc:
             if started:
                 raise
-            await _send_error(scope, receive, send, exc)
+            await _send_error(scope, receive, refusal if refused else send, exc)
 
 
 class UnexpectedErrorMiddleware:

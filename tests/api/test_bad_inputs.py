@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.api.middleware import DRAIN_BYTES
 from tests.conftest import make_settings
 from tests.factories import DIGIT_STROKES, digit_png, stroke_image
 
@@ -409,7 +410,19 @@ def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(live_s
         status, headers, body = read_response(sock)  # no byte of the body has been sent
         assert (status, body["code"]) == (413, "payload_too_large")
         assert headers["connection"] == "close"
-        assert sock.recv(1) == b""  # and the server hung up rather than wait for it
+        sock.sendall(b"\0" * 3 * MiB)  # a client that writes its body before reading
+        assert sock.recv(1) == b""  # is read to the end and then hung up on, not reset
+    assert_still_answers(live_server)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_client_that_sends_its_whole_oversized_body_first_still_gets_the_413(live_server, chunked):
+    """Most clients write the whole body before reading: the server must not reset the connection under them."""
+    body = b"\0" * (3 * MiB)
+    content = iter([body[i:i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
+    response = httpx.post(f"{live_server.url}/api/predict", content=content, headers={"Content-Type": "image/png"},
+                          timeout=30)
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
     assert_still_answers(live_server)
 
 
@@ -435,8 +448,9 @@ def test_chunked_body_over_the_limit_is_cut_off_while_streaming(live_server: Liv
             pass
         status, _, body = read_response(sock)
     assert (status, body["code"]) == (413, "payload_too_large")
-    # Socket buffers on loopback take a few MiB the server never reads; 256 MiB would mean it read everything.
-    assert sent < 2 * MiB + 32 * MiB
+    # The server reads at most DRAIN_BYTES past the limit, and loopback socket buffers take a few MiB more;
+    # 256 MiB would mean it read everything.
+    assert sent < 2 * MiB + DRAIN_BYTES + 32 * MiB
     assert_still_answers(live_server)
 
 
