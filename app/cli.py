@@ -104,9 +104,11 @@ def _serve(args: argparse.Namespace) -> int:
     # found; a stop that was asked for is a success, so that handler exits 0.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _exit_cleanly)
+    # httptools, with limits on the size and arrival time of a request's line and headers (app.connections).
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
-                reload=args.reload, loop="uvloop", http="httptools", log_level=level, log_config=log_config,
-                proxy_headers=True, access_log=False, timeout_keep_alive=settings.keep_alive_timeout)
+                reload=args.reload, loop="uvloop", http="app.connections:HeadLimitedProtocol", log_level=level,
+                log_config=log_config, proxy_headers=True, access_log=False,
+                timeout_keep_alive=settings.keep_alive_timeout)
     return 0
 
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, gt=0)
     # Seconds an idle keep-alive connection stays open between requests.
     keep_alive_timeout: int = Field(default=5, gt=0)
+    # The request line and headers (431 beyond), and the seconds they may take to arrive (408 after).
+    max_head_bytes: int = Field(default=64 * 1024, gt=0)
+    head_timeout: float = Field(default=10.0, gt=0)
     # Inference calls running at once per worker; more would only queue for the same cores.
     inference_threads: int = Field(default=2, gt=0)
 

@@ -32,7 +32,9 @@ DESCRIPTION = """Draw a digit, watch the network think.
 
 Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`. Unknown query parameters are
 ignored. A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the
-answer is 408 `request_timeout`."""
+answer is 408 `request_timeout`. Under `digitpad serve`, the request line and headers must fit in
+DIGITPAD_MAX_HEAD_BYTES (default 64 KiB; 431 `request_header_too_large`) and arrive within
+DIGITPAD_HEAD_TIMEOUT seconds (default 10; 408 `request_timeout`)."""
 
 
 @asynccontextmanager

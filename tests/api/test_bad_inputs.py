@@ -8,6 +8,7 @@ a chunked body is cut off as it passes the limit, and a body that trickles in is
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -35,6 +36,7 @@ from tests.factories import DIGIT_STROKES, digit_png, stroke_image
 ROOT = Path(__file__).resolve().parents[2]
 BODY_TIMEOUT = 1.5  # seconds, short so the slow-body cases stay quick
 KEEP_ALIVE_TIMEOUT = 1
+HEAD_TIMEOUT = 1.5
 MiB = 1024 * 1024
 
 
@@ -60,6 +62,7 @@ def live_server() -> Iterator[LiveServer]:
     port = free_port()
     env = {**os.environ, "DIGITPAD_MODEL_DIR": str(make_settings().model_dir),
            "DIGITPAD_BODY_TIMEOUT": str(BODY_TIMEOUT), "DIGITPAD_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE_TIMEOUT),
+           "DIGITPAD_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
            "DIGITPAD_LOG_LEVEL": "warning"}
     process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -311,8 +314,12 @@ CASES: dict[str, Case] = {
                                                  params={"debug": "1", "callback": "x"}, expect=predicts(7)),
     "60 KB query string": Case(200, None, lambda: digit_png(7), PNG7, params={"pad": "a" * 60_000},
                                expect=predicts(7)),
-    "64 KB header": Case(200, None, lambda: digit_png(7), PNG7, headers={"X-Pad": "a" * 65_536},
+    "32 KB header": Case(200, None, lambda: digit_png(7), PNG7, headers={"X-Pad": "a" * 32_768},
                          expect=predicts(7)),
+    "100 KB header": Case(431, "request_header_too_large", lambda: digit_png(7), PNG7,
+                          headers={"X-Pad": "a" * 100_000}),
+    "1000 small headers": Case(431, "request_header_too_large", lambda: digit_png(7), PNG7,
+                               headers={f"X-Pad-{i}": "a" * 64 for i in range(1000)}),
     # other routes
     "GET on predict": Case(405, "method_not_allowed", method="GET"),
     "unknown path": Case(404, "not_found", path="/api/../../etc/passwd", method="GET"),
@@ -513,3 +520,52 @@ def test_a_batch_decodes_no_more_pixels_than_its_budget(make_client):
         assert result["error"]["code"] == "image_too_large"
         assert "another batch" in result["error"]["detail"]
     assert results[5]["error"]["code"] == "invalid_image"  # what is wrong with an image still comes first
+
+
+def test_a_url_over_the_head_limit_is_refused(live_server: LiveServer) -> None:
+    with connect(live_server) as sock:
+        sock.sendall(b"GET /healthz?" + b"a" * 200_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        status, headers, body = read_response(sock)
+        assert (status, body["code"]) == (431, "request_header_too_large")
+        assert headers["connection"] == "close" and headers["x-content-type-options"] == "nosniff"
+    assert_still_answers(live_server)
+
+
+def test_an_endless_header_is_cut_off(live_server: LiveServer) -> None:
+    """httptools would buffer one header as long as it grows: the server stops reading at the head limit."""
+    sent = 0
+    with connect(live_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Endless: ")
+        try:
+            while sent < 64 * MiB:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError:
+            pass
+        assert sent < 32 * MiB
+    assert_still_answers(live_server)
+
+
+def test_a_connection_that_sends_nothing_is_closed(live_server: LiveServer) -> None:
+    with connect(live_server) as sock:
+        started = time.monotonic()
+        assert sock.recv(1) == b""
+        assert HEAD_TIMEOUT - 0.2 < time.monotonic() - started < HEAD_TIMEOUT + 3
+
+
+@pytest.mark.slow
+def test_headers_sent_slowly_are_timed_out(live_server: LiveServer) -> None:
+    with connect(live_server) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        sock.settimeout(0.2)
+        with contextlib.suppress(OSError):
+            for i in range(100):  # a header every 0.2 s, never the blank line that ends them
+                sock.sendall(f"X-Slow-{i}: 1\r\n".encode())
+                if sock.recv(1, socket.MSG_PEEK):
+                    break
+        sock.settimeout(10)
+        status, _, body = read_response(sock)
+        assert (status, body["code"]) == (408, "request_timeout")
+        assert time.monotonic() - started < HEAD_TIMEOUT + 3
+    assert_still_answers(live_server)
