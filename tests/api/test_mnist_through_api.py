@@ -20,8 +20,12 @@ BATCH = 256
 
 
 def canvas_png(digit: np.ndarray) -> bytes:
-    """A 28x28 MNIST digit as the pad would post it: 280x280, black ink whose alpha is the stroke."""
-    alpha = Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR)
+    """A 28x28 MNIST digit as the pad would post it: 280x280, black ink whose alpha is the stroke.
+
+    Each pixel becomes a 10x10 block (a canvas drawing the bitmap without smoothing), so the
+    drawing is the very digit training saw; a smoothing filter would make it a different drawing.
+    """
+    alpha = Image.fromarray(digit).resize((280, 280), Image.Resampling.NEAREST)
     image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
     image.putalpha(alpha)
     return png_bytes(image, compress_level=1)
