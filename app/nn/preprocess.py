@@ -43,15 +43,14 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     (a transparent canvas) alpha is the ink; otherwise the ink is what differs from the background,
     estimated as the median of the border, so dark-on-light and light-on-dark both work.
     """
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
+    img = np.asarray(image)
     if img.ndim == 3 and img.shape[2] in (2, 4):
-        alpha = img[:, :, -1]
+        # Only the channels in use become floats: most of a transparent canvas's RGBA is unused colour.
+        alpha = img[:, :, -1].astype(np.float32)
         if alpha.min() < 255 * (1 - MIN_CONTRAST):
-            ink = alpha / 255.0
-            return _normalise(_contrasted(ink))
+            return _normalise(_contrasted(alpha / 255.0))
         img = img[:, :, :-1]
+    img = img.astype(np.float32, copy=False)
     if img.ndim == 3 and img.shape[2] == 3:
         img = img @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as Pillow's "L"
     elif img.ndim == 3 and img.shape[2] == 1:
