@@ -52,7 +52,7 @@ RUN groupadd --system --gid 10001 digitpad \
         --shell /usr/sbin/nologin digitpad
 
 COPY --from=builder /opt/venv /opt/venv
-COPY model/*.npz /srv/digitpad/model/
+COPY model/*.npz model/SHA256SUMS /srv/digitpad/model/
 COPY templates /srv/digitpad/templates
 COPY static /srv/digitpad/static
 
