@@ -86,10 +86,6 @@ def _serve(args: argparse.Namespace) -> int:
     for name in BLAS_THREAD_VARIABLES:  # before numpy is imported here or in a worker process
         os.environ.setdefault(name, "1")
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
-    # Inference threads per worker: the cores shared out, so workers * threads never exceeds them. Work
-    # beyond that queues first come, first served instead of time-slicing the GIL, which kept the
-    # median but stretched the slowest requests (p99 at 16 connections 120 -> 63 ms with 2 workers).
-    os.environ.setdefault("DIGITPAD_INFERENCE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG

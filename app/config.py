@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     # The request line and headers (431 beyond), and the seconds they may take to arrive (408 after).
     max_head_bytes: int = Field(default=64 * 1024, gt=0)
     head_timeout: float = Field(default=10.0, gt=0)
-    # Inference calls running at once per worker; more would only queue for the same cores.
-    inference_threads: int = Field(default=2, gt=0)
+    # Inference calls running at once per worker. Most of a prediction holds the GIL, so a second thread
+    # only time-slices it: work queues first come, first served instead (one worker at 16 connections:
+    # 639 -> 912 predictions/s, p99 33 -> 21 ms). Scale with workers, not threads.
+    inference_threads: int = Field(default=1, gt=0)
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
