@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import Executor
+from collections.abc import Callable
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 
 from app.api.errors import empty_drawing_detail
+from app.api.registry import ModelRegistry
 from app.config import Settings
 from app.decoding import ImageError, Source, decode_drawing
 from app.inference import predict_batch, predict_preprocessed
@@ -17,17 +19,27 @@ from app.nn.network import Model
 from app.nn.preprocess import BlankDrawing, Preprocessed, preprocess
 
 
+class ClientGone(Exception):
+    """The client disconnected before its drawing's turn came: nobody is left to answer."""
+
+
 async def predict_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings,
-                      threads: Executor) -> bytes:
-    """The JSON answer for one drawing. Raises ImageError or BlankDrawing."""
-    return await asyncio.get_running_loop().run_in_executor(
-        threads, _predict_one, model, source, top_k, activations, settings)
+                      registry: ModelRegistry, request: Request) -> bytes:
+    """The JSON answer for one drawing. Raises ImageError, BlankDrawing or ClientGone."""
+    return await _in_turn(registry, request, _predict_one, model, source, top_k, activations, settings)
 
 
 async def predict_many(model: Model, sources: list[Source], top_k: int, settings: Settings,
-                       threads: Executor) -> bytes:
-    """The JSON answer for a batch: a prediction or an error in place of each drawing."""
-    return await asyncio.get_running_loop().run_in_executor(threads, _predict_many, model, sources, top_k, settings)
+                       registry: ModelRegistry, request: Request) -> bytes:
+    """The JSON answer for a batch: a prediction or an error in place of each drawing. Raises ClientGone."""
+    return await _in_turn(registry, request, _predict_many, model, sources, top_k, settings)
+
+
+async def _in_turn(registry: ModelRegistry, request: Request, work: Callable[..., bytes], *args: Any) -> bytes:
+    async with registry.turns:
+        if await request.is_disconnected():
+            raise ClientGone
+        return await asyncio.get_running_loop().run_in_executor(registry.inference, work, *args)
 
 
 def _predict_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings) -> bytes:

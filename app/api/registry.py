@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,10 +24,14 @@ class ModelRegistry:
     # The inference threads of this worker, first come first served: more at once would only contend for
     # the same cores. A plain executor: handing work to anyio's thread pool costs ~80 us of CPU a call, this ~25.
     inference: ThreadPoolExecutor = field(default_factory=lambda: _inference_threads(1))
+    # Turns at those threads, handed out in arrival order. Requests wait here rather than in the executor's
+    # queue, so one whose client has gone by its turn is dropped instead of run for nobody.
+    turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @classmethod
     def load(cls, settings: Settings) -> ModelRegistry:
-        registry = cls(settings.default_model, inference=_inference_threads(settings.inference_threads))
+        registry = cls(settings.default_model, inference=_inference_threads(settings.inference_threads),
+                       turns=asyncio.Semaphore(settings.inference_threads))
         for name in settings.models:
             path = settings.model_dir / f"{name}.npz"
             try:

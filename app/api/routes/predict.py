@@ -9,12 +9,14 @@ from starlette.responses import Response
 
 from app.api.deps import ModelDep, RegistryDep, SettingsDep, find_model
 from app.api.drawings import read_batch, read_drawing
-from app.api.predictions import predict_many, predict_one
+from app.api.predictions import ClientGone, predict_many, predict_one
 from app.api.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
 from app.observability import observe_answer
 
 router = APIRouter(prefix="/api/predict", tags=["predict"])
 
+# No one reads it: the status access logs and metrics record for a request whose client left first.
+CLIENT_CLOSED_REQUEST = 499
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 PREDICT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     **{kind: BINARY for kind in ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")},
@@ -43,7 +45,10 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
     """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
     `{"pixels"}`. The format of an image is read from its bytes."""
     source = await read_drawing(request)
-    answer = await predict_one(model, source, top_k, activations, settings, registry.inference)
+    try:
+        answer = await predict_one(model, source, top_k, activations, settings, registry, request)
+    except ClientGone:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     observe_answer(model.name, answer)
     return _json(answer)
 
@@ -54,6 +59,9 @@ async def predict_batch(request: Request, registry: RegistryDep, settings: Setti
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
     model = find_model(registry, batch.model)
-    answer = await predict_many(model, batch.sources, batch.top_k, settings, registry.inference)
+    try:
+        answer = await predict_many(model, batch.sources, batch.top_k, settings, registry, request)
+    except ClientGone:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     observe_answer(model.name, answer)
     return _json(answer)
