@@ -19,6 +19,12 @@ class FakeRequest:
         return self.gone
 
 
+@pytest.fixture(autouse=True)
+def ask_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests here wait microseconds for their turn: ask them all whether their client is there."""
+    monkeypatch.setattr("app.api.predictions.ASK_AFTER_S", -1.0)
+
+
 def run_in_turns(requests: list[FakeRequest]) -> tuple[list[Any], list[int]]:
     """Send one piece of work per request at once; the answers (or exceptions) and the order work ran in."""
     registry = ModelRegistry("cnn")
@@ -46,6 +52,12 @@ def test_work_for_a_client_that_left_is_never_run():
     assert answers[0] == b"answer 0" and answers[2] == b"answer 2"
     assert isinstance(answers[1], ClientGone)
     assert ran == [0, 2]
+
+
+def test_a_request_served_at_once_is_not_asked(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("app.api.predictions.ASK_AFTER_S", 60.0)
+    answers, ran = run_in_turns([FakeRequest(gone=True)])
+    assert answers == [b"answer 0"] and ran == [0]
 
 
 def test_an_unknown_exception_still_propagates():
