@@ -57,17 +57,6 @@ def observe_prediction(model: str, digit: int, seconds: float) -> None:
     PREDICTIONS.labels(model, str(digit)).inc()
 
 
-def observe_answer(model: str, body: bytes) -> None:
-    """Count the predictions in a JSON answer of /api/predict or /api/predict/batch.
-
-    The answer is what a route holds: predictions are encoded to JSON in the inference thread, and reading
-    one back costs microseconds next to the forward pass."""
-    answer = orjson.loads(body)
-    for result in answer.get("results", [answer]):
-        if "prediction" in result:
-            observe_prediction(model, result["prediction"], result["timings_ms"]["forward"] / 1000)
-
-
 def render_metrics(accept: str = "") -> tuple[bytes, str]:
     """The metrics in the format the scraper's Accept header asks for (Prometheus text by default), and
     its content type."""

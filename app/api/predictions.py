@@ -14,9 +14,10 @@ from app.api.errors import empty_drawing_detail
 from app.api.registry import ModelRegistry
 from app.config import Settings
 from app.decoding import ImageError, Source, decode_drawing
-from app.inference import predict_batch, predict_preprocessed
+from app.inference import Prediction, predict_batch, predict_preprocessed
 from app.nn.network import Model
 from app.nn.preprocess import BlankDrawing, Preprocessed, preprocess
+from app.observability import observe_prediction
 
 ASK_AFTER_S = 0.05  # a request that waited longer for its turn is checked for a client that has left
 
@@ -55,6 +56,7 @@ def _predict_one(model: Model, source: Source, top_k: int, activations: bool, se
     prepared = time.perf_counter()
     timings = {"decode": _ms(start, decoded), "preprocess": _ms(decoded, prepared)}
     prediction = predict_preprocessed(model, pre, top_k, activations, timings)
+    _observe(prediction)
     return orjson.dumps(prediction.to_json())
 
 
@@ -75,8 +77,13 @@ def _predict_many(model: Model, sources: list[Source], top_k: int, settings: Set
             results[i] = {"error": {"code": "empty_drawing", "detail": empty_drawing_detail(exc)}}
     predictions = predict_batch(model, [pre for _, pre in readable], top_k)
     for (i, _), prediction in zip(readable, predictions, strict=True):
+        _observe(prediction)
         results[i] = prediction.to_json()
     return orjson.dumps({"results": results})
+
+
+def _observe(prediction: Prediction) -> None:
+    observe_prediction(prediction.model, prediction.prediction, prediction.timings_ms["forward"] / 1000)
 
 
 def _over_budget(max_batch_pixels: int) -> ImageError:

@@ -11,7 +11,6 @@ from app.api.deps import ModelDep, RegistryDep, SettingsDep, find_model
 from app.api.drawings import read_batch, read_drawing
 from app.api.predictions import ClientGone, predict_many, predict_one
 from app.api.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
-from app.observability import observe_answer
 
 router = APIRouter(prefix="/api/predict", tags=["predict"])
 
@@ -49,7 +48,6 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
         answer = await predict_one(model, source, top_k, activations, settings, registry, request)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
-    observe_answer(model.name, answer)
     return _json(answer)
 
 
@@ -63,5 +61,4 @@ async def predict_batch(request: Request, registry: RegistryDep, settings: Setti
         answer = await predict_many(model, batch.sources, batch.top_k, settings, registry, request)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
-    observe_answer(model.name, answer)
     return _json(answer)
