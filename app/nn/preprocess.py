@@ -16,6 +16,8 @@ SIZE = 28  # the network's input is SIZE x SIZE
 BOX = 20  # the ink's longer side is scaled to BOX pixels, as in MNIST
 THRESHOLD = 0.5  # a pixel is on when its ink is at least half the strongest ink in the drawing
 MIN_CONTRAST = 0.2  # ink must differ from the background by a fifth of the full scale (51 of 255)
+# A canvas whose alpha falls below this somewhere is transparent, and its alpha is the ink.
+ALPHA_VARIES = 255 * (1 - MIN_CONTRAST)
 MIN_EXTENT = 0.08  # ink spanning less than this fraction of the drawing's longer side is a speck
 MIN_EXTENT_PX = 3  # and so is ink spanning fewer pixels than this
 # Where MNIST's centre of mass lands, in pixel-index coordinates (the mean over its training set).
@@ -43,12 +45,16 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     (a transparent canvas) alpha is the ink; otherwise the ink is what differs from the background,
     estimated as the median of the border, so dark-on-light and light-on-dark both work.
     """
-    img = np.asarray(image)
+    return _normalise(_contrasted(_contrast(np.asarray(image))))
+
+
+def _contrast(img: np.ndarray) -> np.ndarray:
+    """How far each pixel is from the background, float32 on a 0-1 scale, before faint ink is dropped."""
     if img.ndim == 3 and img.shape[2] in (2, 4):
         # Only the channels in use become floats: most of a transparent canvas's RGBA is unused colour.
         alpha = img[:, :, -1].astype(np.float32)
-        if alpha.min() < 255 * (1 - MIN_CONTRAST):
-            return _normalise(_contrasted(alpha / 255.0))
+        if alpha.min() < ALPHA_VARIES:
+            return alpha / 255.0
         img = img[:, :, :-1]
     img = img.astype(np.float32, copy=False)
     if img.ndim == 3 and img.shape[2] == 3:
@@ -56,10 +62,9 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     elif img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim != 2:
-        raise ValueError(f"expected a (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+        raise ValueError(f"expected a (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) image, got shape {img.shape}")
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    ink = np.abs(img - np.median(border)) / 255.0
-    return _normalise(_contrasted(ink))
+    return np.abs(img - np.median(border)) / 255.0
 
 
 def _contrasted(ink: np.ndarray) -> np.ndarray:
@@ -73,17 +78,47 @@ def _normalise(ink: np.ndarray) -> np.ndarray:
     return (ink / peak if peak > 0 else ink).astype(np.float32)
 
 
+_ALPHA_LEVELS = np.arange(256, dtype=np.float32)
+# The 8-bit versions of both tests, taken from the float computations so they agree for every value.
+_ALPHA_VARIES_8BIT = int(np.count_nonzero(_ALPHA_LEVELS < ALPHA_VARIES))
+_ALPHA_INK_8BIT = int(np.argmax(_contrasted(_ALPHA_LEVELS / 255.0) > 0))
+
+
+def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(which pixels are ink, `_contrast` of the whole image or None when only the crop needs it).
+
+    An 8-bit RGBA canvas, what the page and most drawing programs send, is tested four bytes at a
+    time: read as little-endian 32-bit words, alpha is the top byte, so comparing words compares
+    alphas without copying the alpha channel out of the image.
+    """
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 4 and img.flags.c_contiguous:
+        words = img.view("<u4")[:, :, 0]
+        if words.min() < _ALPHA_VARIES_8BIT << 24:
+            return words >= _ALPHA_INK_8BIT << 24, None
+    contrast = _contrast(img)
+    return contrast >= MIN_CONTRAST, contrast
+
+
 def preprocess(image: np.ndarray) -> Preprocessed:
-    """A drawing (see `ink_map`) -> its 28x28 grey and binary inputs. Raises BlankDrawing."""
-    ink = ink_map(image)
-    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    """A drawing (see `ink_map`) -> its 28x28 grey and binary inputs. Raises BlankDrawing.
+
+    Only the crop around the ink goes through `ink_map`'s float arithmetic: outside it every pixel
+    is background, so the crop's numbers are those `ink_map` gives for the whole image.
+    """
+    img = np.asarray(image)
+    mask, contrast = _ink_mask(img)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         raise BlankDrawing("The drawing has no ink.")
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     h, w = bottom - top, right - left
-    if max(h, w) < max(MIN_EXTENT_PX, MIN_EXTENT * max(ink.shape)):
+    if max(h, w) < max(MIN_EXTENT_PX, MIN_EXTENT * max(mask.shape)):
         raise BlankDrawing("The ink is too small to be a digit.")
-    grey = centre(fit_box(ink[top:bottom, left:right]))
+    if contrast is None:
+        contrast = img[top:bottom, left:right, 3].astype(np.float32) / 255.0
+    else:
+        contrast = contrast[top:bottom, left:right]
+    grey = centre(fit_box(_normalise(_contrasted(contrast))))
     return Preprocessed(grey, binarize(grey))
 
 

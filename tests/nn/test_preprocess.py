@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, ink_map, preprocess
+from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, centre, fit_box, ink_map, preprocess
 from tests.factories import DIGIT_STROKES, stroke_image
 
 
@@ -70,6 +70,44 @@ def test_every_polarity_and_alpha_case_gives_the_same_input():
     for image in (dark_on_light, light_on_dark, ink, transparent, white_ink_transparent, grey_background,
                   np.dstack([grey, np.full_like(grey, 255)])):
         np.testing.assert_array_equal(preprocess(image).bits, reference)
+
+
+def whole_image_reference(image: np.ndarray) -> np.ndarray:
+    """The grey input computed the long way: `ink_map` over the whole image, then crop, fit, centre."""
+    ink = ink_map(image)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return centre(fit_box(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+
+
+def test_every_alpha_level_reads_as_on_the_whole_image():
+    """A transparent RGBA canvas is tested on its 8-bit alphas directly; every level must be judged
+    ink or background as the float arithmetic judges it. A dot of each level far from the digit
+    widens the crop exactly when the float arithmetic calls it ink."""
+    ink = 255 - np.asarray(stroke_image(DIGIT_STROKES[5], scale=0.6).convert("L"))
+    colour = np.random.default_rng(7).integers(0, 256, (*ink.shape, 3), dtype=np.uint8)
+    widened = 0
+    for level in range(256):
+        alpha = ink.copy()
+        alpha[250:253, 250:253] = level
+        canvas = np.dstack([colour, alpha])
+        assert canvas.flags.c_contiguous
+        grey = preprocess(canvas).grey
+        np.testing.assert_array_equal(grey, whole_image_reference(canvas), err_msg=f"alpha {level}")
+        # The same pixels in a non-contiguous array take the general path.
+        strided = np.repeat(canvas, 2, axis=1)[:, ::2]
+        assert not strided.flags.c_contiguous
+        np.testing.assert_array_equal(preprocess(strided).grey, grey, err_msg=f"alpha {level}")
+        widened += not np.array_equal(grey, preprocess(ink).grey)
+    assert widened == 255 - 51 + 1  # alphas of 51 (a fifth of 255) and more are ink
+
+
+@pytest.mark.parametrize("kind", ["rgb", "grey", "opaque_rgba", "faded_rgba"])
+def test_cropping_first_gives_the_whole_image_numbers(kind):
+    rgb = stroke_image(DIGIT_STROKES[2], offset=(0.1, -0.05))
+    faded = np.dstack([np.asarray(rgb), np.full((280, 280), 204, np.uint8)])  # alpha too even to be the ink
+    image = {"rgb": np.asarray(rgb), "grey": np.asarray(rgb.convert("L")),
+             "opaque_rgba": np.asarray(rgb.convert("RGBA")), "faded_rgba": faded}[kind]
+    np.testing.assert_array_equal(preprocess(image).grey, whole_image_reference(image))
 
 
 def test_pixels_may_be_floats_on_the_0_255_scale():
