@@ -1,10 +1,10 @@
 """HTTP: the prediction routes against /healthz on the same server, under a real load generator.
 
 Starts `digitpad serve` on a loopback port (1 and 2 workers), checks each route answers once, then
-runs Debian's `wrk` against it for a bounded time per scenario: /healthz, /api/predict with a
-280x280 canvas PNG (with and without activations) and /api/predict/batch. Prints req/s, p50, p99,
-errors and each route's throughput as a fraction of /healthz's in the same server. Run from the
-repository root (wrk: `apt-get install wrk`):
+runs Debian's `wrk` against it for a bounded time per scenario: /healthz, /api/predict with the
+PNG the page posts for a drawn 7 (`tests/data/canvas-7.png`, from `canvas.py`; with and without
+activations) and /api/predict/batch. Prints req/s, p50, p99, errors and each route's throughput as a fraction
+of /healthz's in the same server. Run from the repository root (wrk: `apt-get install wrk`):
 
     python -m benchmarks.http [--duration 10] [--workers 1 2] [--concurrency 16 64]
 """
@@ -31,6 +31,7 @@ from benchmarks.common import ROOT, cpu_model, table
 
 HOST = "127.0.0.1"
 BATCH_IMAGES = 32
+CANVAS_PNG = ROOT / "tests" / "data" / "canvas-7.png"  # written by canvas.py
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def routes() -> list[Route]:
     sys.path.insert(0, str(ROOT))
     from tests.factories import digit_png
 
-    png = digit_png(7)  # what the page's 280x280 canvas sends
+    png = CANVAS_PNG.read_bytes()
+    # A program's batch: the test factories' digits, dark ink on white, drawn with three pen widths.
     batch = [digit_png(d % 10, pen=0.06 + 0.01 * (d % 3)) for d in range(BATCH_IMAGES)]
     images = [base64.b64encode(image).decode("ascii") for image in batch]
     return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +49,16 @@ def test_raw_image_body(client, fmt, content_type):
     response = client.post("/api/predict", content=encoded(3, fmt), headers={"Content-Type": content_type})
     assert response.status_code == 200, response.text
     assert_prediction(response.json(), 3)
+
+
+def test_the_png_chromium_posts_from_the_pad(client):
+    """What the page really sends: a 280x280 RGBA canvas, ink in the alpha channel, Chromium's encoding."""
+    canvas = (Path(__file__).parents[2] / "data" / "canvas-7.png").read_bytes()
+    assert Image.open(io.BytesIO(canvas)).mode == "RGBA"
+    for model in ("cnn", "mlp"):
+        response = client.post(f"/api/predict?model={model}", content=canvas, headers={"Content-Type": "image/png"})
+        assert response.status_code == 200, response.text
+        assert_prediction(response.json(), 7, model)
 
 
 def test_declared_type_that_lies_is_read_by_its_bytes(client):

@@ -1,0 +1,82 @@
+"""The PNG the page posts when a 7 is drawn on its pad, captured from Chromium.
+
+`http.py` posts this file to /api/predict, so the benchmark decodes what a browser really sends: a
+280x280 RGBA canvas, dark ink on a transparent background, compressed by Chromium's PNG encoder.
+Starts `digitpad serve`, draws the browser tests' 7 with the mouse and saves the body of the last
+prediction request the page makes. Needs the test extra (Playwright) and Chromium:
+
+    python -m benchmarks.canvas [--out tests/data/canvas-7.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import ROOT
+from benchmarks.http import HOST, free_port, start_server, stop_server
+
+OUT = ROOT / "tests" / "data" / "canvas-7.png"
+DIGIT = 7
+# Keeps a copy of every image body the page posts, as base64 (Playwright does not expose Blob bodies).
+RECORD_UPLOADS = """
+window.uploads = [];
+const send = window.fetch;
+window.fetch = async (url, options) => {
+  if (options?.body instanceof Blob) {
+    const bytes = new Uint8Array(await options.body.arrayBuffer());
+    let text = '';
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    window.uploads.push(btoa(text));
+  }
+  return send(url, options);
+};
+"""
+
+
+def capture(url: str) -> bytes:
+    sys.path.insert(0, str(ROOT))
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+    from tests.browser.drawing import draw_digit
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(**DESKTOP)
+            page.add_init_script(RECORD_UPLOADS)
+            page.goto(url)
+            draw_digit(page, DIGIT)
+            page.get_by_test_id("first-guess").filter(has_text=str(DIGIT)).wait_for(timeout=10_000)
+            page.wait_for_load_state("networkidle")
+            uploads = page.evaluate("window.uploads")
+        finally:
+            browser.close()
+    if not uploads:
+        raise SystemExit("the page posted no drawing")
+    return base64.b64decode(uploads[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        server = start_server(port, 1, Path(folder) / "server.log")
+        try:
+            png = capture(f"http://{HOST}:{port}/")
+        finally:
+            stop_server(server)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(png)
+    print(f"{args.out}: {len(png):,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
