@@ -3,6 +3,7 @@ switch, and screenshots at desktop and phone sizes."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,6 @@ from tests.factories import DIGIT_STROKES
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 CNN_LAYERS = ["input", "conv1", "pool1", "conv2", "pool2", "fc", "output"]
 ANSWER_TIMEOUT_MS = 15_000
 
@@ -188,27 +188,34 @@ def test_the_model_switch_predicts_again(desktop: tuple[Page, Watch]) -> None:
     assert any("model=logreg" in url for url in watch.predictions())
 
 
-def _save(page: Page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: the test's own folder, or DIGITPAD_SCREENSHOTS (docs/screenshots to
+    refresh the README's pictures), so a test run leaves the working tree alone."""
+    folder = ROOT / os.environ["DIGITPAD_SCREENSHOTS"] if os.environ.get("DIGITPAD_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _save(page: Page, path: Path) -> Path:
     page.screenshot(path=str(path), full_page=False)
     return path
 
 
-def test_screenshot_desktop(desktop: tuple[Page, Watch]) -> None:
+def test_screenshot_desktop(desktop: tuple[Page, Watch], screenshots: Path) -> None:
     page, _ = desktop
     draw_digit(page, 3)
     assert settle(page) == "3"
     page.get_by_test_id("layer-output").locator('[data-unit="3"]').hover()
     expect(page.get_by_test_id("unit-detail").locator('[data-role="bias"]')).not_to_have_text("–")
     page.evaluate("window.scrollTo(0, 0)")
-    assert _save(page, "desktop.png").stat().st_size > 0
+    assert _save(page, screenshots / "desktop.png").stat().st_size > 0
 
 
-def test_screenshot_phone(phone: tuple[Page, Watch]) -> None:
+def test_screenshot_phone(phone: tuple[Page, Watch], screenshots: Path) -> None:
     page, _ = phone
     page.get_by_test_id("pad").scroll_into_view_if_needed()
     touch_digit(page, 5)
     assert settle(page) == "5"
     page.evaluate("window.scrollTo(0, 0)")
-    assert _save(page, "phone.png").stat().st_size > 0
+    assert _save(page, screenshots / "phone.png").stat().st_size > 0
