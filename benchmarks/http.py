@@ -3,8 +3,9 @@
 Starts `digitpad serve` on a loopback port (1 and 2 workers), checks each route answers once, then
 runs Debian's `wrk` against it for a bounded time per scenario: /healthz, /api/predict with the
 PNG the page posts for a drawn 7 (`tests/data/canvas-7.png`, from `canvas.py`; with and without
-activations) and /api/predict/batch. Prints req/s, p50, p99, errors and each route's throughput as a fraction
-of /healthz's in the same server. Run from the repository root (wrk: `apt-get install wrk`):
+activations) and /api/predict/batch. Prints req/s, p50, p99, errors and each route's throughput as
+a fraction of /healthz's in the same server. Run from the repository root, with Debian's wrk
+installed (`apt-get install wrk`):
 
     python -m benchmarks.http [--duration 10] [--workers 1 2] [--concurrency 16 64]
 """
