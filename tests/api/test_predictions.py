@@ -1,14 +1,18 @@
-"""Turns at the inference threads: a request whose client has gone by its turn is dropped, not run."""
+"""Turns at the inference threads: a request whose client has gone by its turn is dropped, not run,
+and a big batch takes many turns, letting other requests in between."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
-from app.api.predictions import ClientGone, _in_turn
+from app.api import predictions
+from app.api.predictions import BATCH_TURN, ClientGone, _in_turn, predict_many, predict_one
 from app.api.registry import ModelRegistry
+from tests.conftest import make_settings
 
 
 class FakeRequest:
@@ -35,7 +39,7 @@ def run_in_turns(requests: list[FakeRequest]) -> tuple[list[Any], list[int]]:
         return f"answer {i}".encode()
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(_in_turn(registry, request, work, i)  # type: ignore[arg-type]
+        return await asyncio.gather(*(_in_turn(registry, request, predictions.ASK_AFTER_S, work, i)  # type: ignore[arg-type]
                                       for i, request in enumerate(requests)), return_exceptions=True)
 
     return asyncio.run(main()), ran
@@ -62,4 +66,61 @@ def test_a_request_served_at_once_is_not_asked(monkeypatch: pytest.MonkeyPatch):
 
 def test_an_unknown_exception_still_propagates():
     with pytest.raises(ZeroDivisionError):
-        asyncio.run(_in_turn(ModelRegistry("cnn"), FakeRequest(gone=False), lambda: 1 // 0))  # type: ignore[arg-type]
+        asyncio.run(_in_turn(ModelRegistry("cnn"), FakeRequest(gone=False), 0.0, lambda: 1 // 0))  # type: ignore[arg-type]
+
+
+class RecordedWork:
+    """Stands in for the inference work: records what ran, in order, and answers with JSON items."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, request: FakeRequest | None = None,
+                 leaves_after: int = -1) -> None:
+        self.ran: list[str] = []
+        self.request, self.leaves_after = request, leaves_after
+        monkeypatch.setattr(predictions, "_predict_one", self.one)
+        monkeypatch.setattr(predictions, "_predict_many", self.many)
+
+    def one(self, model: Any, source: str, *args: Any) -> bytes:
+        self.ran.append(source)
+        return source.encode()
+
+    def many(self, model: Any, sources: list[str], *args: Any) -> bytes:
+        self.ran.append(f"batch {sources[0]}-{sources[-1]}")
+        if self.request is not None and len(self.ran) == self.leaves_after:
+            self.request.gone = True
+        return b",".join(f'"{s}"'.encode() for s in sources)
+
+
+def test_a_batch_runs_in_turns_and_answers_in_order(monkeypatch: pytest.MonkeyPatch):
+    work = RecordedWork(monkeypatch)
+    sources = [str(i) for i in range(2 * BATCH_TURN + 5)]
+    answer = asyncio.run(predict_many(None, sources, 2, make_settings(), ModelRegistry("cnn"),  # type: ignore[arg-type]
+                                      FakeRequest(gone=False)))  # type: ignore[arg-type]
+    assert orjson.loads(answer) == {"results": sources}
+    last = 2 * BATCH_TURN
+    assert work.ran == [f"batch 0-{BATCH_TURN - 1}", f"batch {BATCH_TURN}-{last - 1}",
+                        f"batch {last}-{last + 4}"]
+
+
+def test_a_request_arriving_during_a_big_batch_waits_one_turn_not_the_whole_batch(monkeypatch: pytest.MonkeyPatch):
+    work = RecordedWork(monkeypatch)
+    registry, settings = ModelRegistry("cnn"), make_settings()
+
+    async def main() -> None:
+        batch = asyncio.create_task(predict_many(None, [str(i) for i in range(3 * BATCH_TURN)], 2,  # type: ignore[arg-type]
+                                                 settings, registry, FakeRequest(gone=False)))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the batch takes its first turn
+        single = predict_one(None, "single", 2, True, settings, registry, FakeRequest(gone=False))  # type: ignore[arg-type]
+        await asyncio.gather(batch, single)
+
+    asyncio.run(main())
+    assert work.ran == [f"batch 0-{BATCH_TURN - 1}", "single", f"batch {BATCH_TURN}-{2 * BATCH_TURN - 1}",
+                        f"batch {2 * BATCH_TURN}-{3 * BATCH_TURN - 1}"]
+
+
+def test_a_batch_whose_client_leaves_stops_after_the_turn_it_is_in(monkeypatch: pytest.MonkeyPatch):
+    request = FakeRequest(gone=False)
+    work = RecordedWork(monkeypatch, request, leaves_after=2)
+    with pytest.raises(ClientGone):
+        asyncio.run(predict_many(None, [str(i) for i in range(4 * BATCH_TURN)], 2, make_settings(),  # type: ignore[arg-type]
+                                 ModelRegistry("cnn"), request))  # type: ignore[arg-type]
+    assert work.ran == [f"batch 0-{BATCH_TURN - 1}", f"batch {BATCH_TURN}-{2 * BATCH_TURN - 1}"]
