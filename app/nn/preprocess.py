@@ -56,15 +56,33 @@ def _contrast(img: np.ndarray) -> np.ndarray:
         if alpha.min() < ALPHA_VARIES:
             return alpha / 255.0
         img = img[:, :, :-1]
-    img = img.astype(np.float32, copy=False)
     if img.ndim == 3 and img.shape[2] == 3:
-        img = img @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as Pillow's "L"
+        grey = _luma(img)
     elif img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim != 2:
+        grey = img[:, :, 0].astype(np.float32)
+    elif img.ndim == 2:
+        grey = img.astype(np.float32)  # a copy, so the arithmetic below never writes to the caller's array
+    else:
         raise ValueError(f"expected a (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) image, got shape {img.shape}")
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    return np.abs(img - np.median(border)) / 255.0
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    # |grey - background| / 255 in place: a photo's worth of pixels is not copied three times over
+    grey -= np.median(border)
+    np.abs(grey, out=grey)
+    grey /= 255.0
+    return grey
+
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as Pillow's "L"
+LUMA_ROWS = 256  # image rows converted to floats at a time: 12 MB at the largest image's width
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) pixels -> (H, W) float32 luma, a band of rows at a time: converting a 16-megapixel photo
+    whole would hold 192 MB of floats for a moment. Each row is the same product either way."""
+    grey = np.empty(rgb.shape[:2], np.float32)
+    for top in range(0, rgb.shape[0], LUMA_ROWS):
+        np.matmul(rgb[top:top + LUMA_ROWS].astype(np.float32), LUMA, out=grey[top:top + LUMA_ROWS])
+    return grey
 
 
 def _contrasted(ink: np.ndarray) -> np.ndarray:
@@ -74,8 +92,11 @@ def _contrasted(ink: np.ndarray) -> np.ndarray:
 
 
 def _normalise(ink: np.ndarray) -> np.ndarray:
+    """Scales float32 ink so the strongest is 1, in place: callers pass a fresh array from `_contrasted`."""
     peak = ink.max(initial=0.0)
-    return (ink / peak if peak > 0 else ink).astype(np.float32)
+    if peak > 0:
+        ink /= peak
+    return ink
 
 
 _ALPHA_LEVELS = np.arange(256, dtype=np.float32)

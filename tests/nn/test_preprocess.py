@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.nn import preprocess as preprocess_module
 from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, centre, fit_box, ink_map, preprocess
 from tests.factories import DIGIT_STROKES, stroke_image
 
@@ -108,6 +109,21 @@ def test_cropping_first_gives_the_whole_image_numbers(kind):
     image = {"rgb": np.asarray(rgb), "grey": np.asarray(rgb.convert("L")),
              "opaque_rgba": np.asarray(rgb.convert("RGBA")), "faded_rgba": faded}[kind]
     np.testing.assert_array_equal(preprocess(image).grey, whole_image_reference(image))
+
+
+def test_luma_by_bands_of_rows_is_the_whole_image_product(monkeypatch: pytest.MonkeyPatch):
+    rgb = np.random.default_rng(3).integers(0, 256, (301, 97, 3), dtype=np.uint8)
+    whole = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    monkeypatch.setattr("app.nn.preprocess.LUMA_ROWS", 64)  # five bands, the last one short
+    np.testing.assert_array_equal(preprocess_module._luma(rgb), whole)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_the_callers_pixels_are_left_as_they_were(dtype):
+    grey = grey_canvas().astype(dtype)
+    before = grey.copy()
+    preprocess(grey)
+    np.testing.assert_array_equal(grey, before)
 
 
 def test_pixels_may_be_floats_on_the_0_255_scale():
