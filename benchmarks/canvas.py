@@ -11,7 +11,6 @@ prediction request the page makes. Needs the test extra (Playwright) and Chromiu
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 import tempfile
 from pathlib import Path
@@ -21,20 +20,6 @@ from benchmarks.http import HOST, free_port, start_server, stop_server
 
 OUT = ROOT / "tests" / "data" / "canvas-7.png"
 DIGIT = 7
-# Keeps a copy of every image body the page posts, as base64 (Playwright does not expose Blob bodies).
-RECORD_UPLOADS = """
-window.uploads = [];
-const send = window.fetch;
-window.fetch = async (url, options) => {
-  if (options?.body instanceof Blob) {
-    const bytes = new Uint8Array(await options.body.arrayBuffer());
-    let text = '';
-    for (const byte of bytes) text += String.fromCharCode(byte);
-    window.uploads.push(btoa(text));
-  }
-  return send(url, options);
-};
-"""
 
 
 def capture(url: str) -> bytes:
@@ -42,7 +27,7 @@ def capture(url: str) -> bytes:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
-    from tests.browser.drawing import draw_digit
+    from tests.browser.drawing import RECORD_UPLOADS, draw_digit, uploads
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -53,12 +38,12 @@ def capture(url: str) -> bytes:
             draw_digit(page, DIGIT)
             page.get_by_test_id("first-guess").filter(has_text=str(DIGIT)).wait_for(timeout=10_000)
             page.wait_for_load_state("networkidle")
-            uploads = page.evaluate("window.uploads")
+            posted = uploads(page)
         finally:
             browser.close()
-    if not uploads:
+    if not posted:
         raise SystemExit("the page posted no drawing")
-    return base64.b64decode(uploads[-1])
+    return posted[-1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,3 +63,19 @@ def png_bytes(image: Image.Image, fmt: str = "PNG", **params: int) -> bytes:
 def digit_png(digit: int, size: int = 280, **kwargs: float | tuple[float, float]) -> bytes:
     """A PNG of `digit` drawn as the pad would draw it."""
     return png_bytes(stroke_image(DIGIT_STROKES[digit], size, **kwargs))  # type: ignore[arg-type]
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of each input's ink that lies within one pixel of the other's (the smaller share).
+
+    Strokes are two or three pixels wide, so a half-pixel difference in where a stroke falls flips
+    whole rows of bits; what matters is that the same strokes are in the same places.
+    """
+
+    def near(x: np.ndarray) -> np.ndarray:
+        h, w = x.shape
+        padded = np.pad(x, 1)
+        return np.max([padded[i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=0)
+
+    a, b = a.astype(bool), b.astype(bool)
+    return float(min((a & near(b)).sum() / a.sum(), (b & near(a)).sum() / b.sum()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from playwright.sync_api import Page
@@ -9,6 +10,26 @@ from playwright.sync_api import Page
 from tests.factories import DIGIT_STROKES, Stroke
 
 MOUSE_STEPS = 3  # mouse moves between two stroke points, so the page sees a stroke as a user draws it
+# An init script keeping a copy of every image body the page posts, as base64 in `window.uploads`:
+# Playwright does not expose a request body that is a Blob.
+RECORD_UPLOADS = """
+window.uploads = [];
+const send = window.fetch;
+window.fetch = async (url, options) => {
+  if (options?.body instanceof Blob) {
+    const bytes = new Uint8Array(await options.body.arrayBuffer());
+    let text = '';
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    window.uploads.push(btoa(text));
+  }
+  return send(url, options);
+};
+"""
+
+
+def uploads(page: Page) -> list[bytes]:
+    """The image bodies a page opened with RECORD_UPLOADS has posted, oldest first."""
+    return [base64.b64decode(text) for text in page.evaluate("window.uploads")]
 
 
 def pad_points(

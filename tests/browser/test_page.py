@@ -3,17 +3,22 @@ switch, and screenshots at desktop and phone sizes."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
+from app.decoding import decode_image
+from app.nn.preprocess import preprocess
 from tests.browser.conftest import ROOT, Watch
-from tests.browser.drawing import draw_digit, draw_strokes, touch_digit
-from tests.factories import DIGIT_STROKES
+from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, touch_digit, uploads
+from tests.factories import DIGIT_STROKES, agreement
 
 pytestmark = pytest.mark.browser
 
@@ -186,6 +191,22 @@ def test_the_model_switch_predicts_again(desktop: tuple[Page, Watch]) -> None:
     assert _probabilities(page) != shown
     expect(page.get_by_test_id("layer-hidden")).to_have_count(0)
     assert any("model=logreg" in url for url in watch.predictions())
+
+
+def test_the_page_posts_a_transparent_canvas_like_the_committed_one(desktop: tuple[Page, Watch]) -> None:
+    """The server reads a transparent canvas's alphas directly, and the API tests and the HTTP
+    benchmark post tests/data/canvas-7.png as the page's upload: both rest on what the page sends."""
+    page, _ = desktop
+    page.add_init_script(RECORD_UPLOADS)
+    page.reload()
+    draw_digit(page, 7)
+    assert settle(page) == "7"
+    image = Image.open(io.BytesIO(uploads(page)[-1]))
+    assert (image.format, image.mode, image.size) == ("PNG", "RGBA", (280, 280))
+    pixels = np.asarray(image)
+    assert (pixels[[0, 0, -1, -1], [0, -1, 0, -1], 3] == 0).all()  # transparent where nothing is drawn
+    committed = decode_image((ROOT / "tests" / "data" / "canvas-7.png").read_bytes())
+    assert agreement(preprocess(pixels).bits, preprocess(committed).bits) >= 0.95
 
 
 @pytest.fixture

@@ -8,27 +8,12 @@ from PIL import Image
 
 from app.nn import preprocess as preprocess_module
 from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, centre, fit_box, ink_map, preprocess
-from tests.factories import DIGIT_STROKES, stroke_image
+from tests.factories import DIGIT_STROKES, agreement, stroke_image
 
 
 def grey_canvas(**kwargs) -> np.ndarray:
     """A 7 drawn dark on white, as an (H, W) array."""
     return np.asarray(stroke_image(DIGIT_STROKES[7], **kwargs).convert("L"))
-
-
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """The share of each input's ink that lies within one pixel of the other's (the smaller share).
-
-    Strokes are two or three pixels wide, so a half-pixel difference in where a stroke falls flips
-    whole rows of bits; what matters is that the same strokes are in the same places.
-    """
-
-    def near(x: np.ndarray) -> np.ndarray:
-        padded = np.pad(x, 1)
-        return np.max([padded[i:i + SIZE, j:j + SIZE] for i in range(3) for j in range(3)], axis=0)
-
-    a, b = a.astype(bool), b.astype(bool)
-    return float(min((a & near(b)).sum() / a.sum(), (b & near(a)).sum() / b.sum()))
 
 
 def test_output_is_28x28_binary_with_the_ink_fitted_and_centred():
