@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.api.predictions import BATCH_TURN
 from tests.factories import DIGIT_STROKES, digit_png, png_bytes, stroke_image
 
 
@@ -258,6 +259,26 @@ def test_batch_of_256_pad_images_fits_its_body_limit(client):
     assert response.status_code == 200
     results = response.json()["results"]
     assert len(results) == 256 and all("prediction" in result for result in results)
+
+
+def test_a_batch_over_several_turns_keeps_its_order_and_its_pixel_budget(make_client):
+    """A batch runs BATCH_TURN drawings a turn; the pixels decoded count across turns, so the limit
+    falls in the middle of the second turn here."""
+    side = 28
+    fits = BATCH_TURN + 3
+    images = [b64(digit_png(d % 10, size=side)) for d in range(BATCH_TURN + 8)]
+    images[5] = "not base64!"  # an error in place in the first turn
+    with make_client(max_batch_pixels=fits * side * side + 100) as small:
+        response = small.post("/api/predict/batch", json={"images": images, "model": "logreg"})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == len(images)
+    assert results[5]["error"]["code"] == "invalid_image"
+    # the failed one decoded no pixels, so one more drawing than `fits` is read
+    assert all("prediction" in r for i, r in enumerate(results[:fits + 1]) if i != 5)
+    for result in results[fits + 1:]:
+        assert result["error"]["code"] == "image_too_large"
+        assert "batch's limit" in result["error"]["detail"]
 
 
 def test_batch_body_over_the_single_image_limit_is_accepted(client):
