@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import ROOT
-from benchmarks.http import HOST, free_port, start_server, stop_server
+from benchmarks.http import start_server
+from tests.servers import HOST, free_port, stop
 
 OUT = ROOT / "tests" / "data" / "canvas-7.png"
 DIGIT = 7
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             png = capture(f"http://{HOST}:{port}/")
         finally:
-            stop_server(server)
+            stop(server)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(png)
     print(f"{args.out}: {len(png):,} bytes")

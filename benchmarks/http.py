@@ -18,19 +18,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
 from benchmarks.common import ROOT, cpu_model, table
+from tests.servers import HOST, ServerDidNotStart, free_port, stop, wait_until_ready
 
-HOST = "127.0.0.1"
 BATCH_IMAGES = 32
 CANVAS_PNG = ROOT / "tests" / "data" / "canvas-7.png"  # written by canvas.py
 
@@ -91,39 +89,18 @@ def routes() -> list[Route]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     shipped = ",".join(path.stem for path in sorted((ROOT / "model").glob("*.npz")))
     env = {**os.environ, "DIGITPAD_LOG_LEVEL": "warning", "DIGITPAD_MODELS": shipped}
     process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port),
                                 "--workers", str(workers)], cwd=ROOT, env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    raise SystemExit(f"the server did not become ready in 60 s; see {log}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        wait_until_ready(process, f"http://{HOST}:{port}/readyz", 60)
+    except ServerDidNotStart as exc:
+        stop(process)
+        raise SystemExit(f"{exc}; see {log}") from exc
+    return process
 
 
 def check(port: int, route: Route) -> int:
@@ -218,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                                      sum(r.errors for r in results), f"{rate / floor:.3f}",
                                      f"{median(r.cpu_us for r in results):,.0f}"])
             finally:
-                stop_server(server)
+                stop(server)
     print("## HTTP: the prediction routes against /healthz, wrk on loopback\n")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"- CPU: {cpu_model()}, {os.cpu_count()} cores, shared by wrk (2 threads) and the server; "

@@ -32,7 +32,8 @@ import httpx
 import numpy as np
 
 from benchmarks.common import cpu_model
-from benchmarks.http import HOST, free_port, process_tree, start_server, stop_server
+from benchmarks.http import process_tree, start_server
+from tests.servers import HOST, free_port, stop
 
 MB = 1_000_000
 MEMORY_GROWTH_LIMIT = 20 * MB
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             rss_end = worker_rss(server.pid)
             wall = time.monotonic() - started
         finally:
-            stop_server(server)
+            stop(server)
         server_log = log.read_text(errors="replace")
 
     done = len(tally.latencies) + tally.connection_errors

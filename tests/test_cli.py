@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ import pytest
 from app.cli import main
 from app.config import MODEL_DIR
 from tests.factories import digit_png
+from tests.servers import HOST, ServerDidNotStart, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,12 +50,6 @@ def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):
     assert "none.npz" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
@@ -64,18 +57,13 @@ def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
     env = {**os.environ, "DIGITPAD_MODEL_DIR": str(MODEL_DIR)}
     server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.communicate()[0]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready within a minute"
-            time.sleep(0.2)
+        wait_until_ready(server, f"{base}/readyz", 60)
+    except ServerDidNotStart as exc:
+        server.kill()
+        pytest.fail(f"{exc}:\n{server.communicate()[0]}")
+    try:
         response = httpx.post(f"{base}/api/predict", content=digit_png(7), headers={"Content-Type": "image/png"},
                               timeout=10)
         assert response.status_code == 200

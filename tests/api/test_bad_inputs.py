@@ -32,6 +32,7 @@ from PIL import Image
 from app.api.middleware import DRAIN_BYTES
 from tests.conftest import make_settings
 from tests.factories import DIGIT_STROKES, digit_png, stroke_image
+from tests.servers import HOST, ServerDidNotStart, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY_TIMEOUT = 1.5  # seconds, short so the slow-body cases stay quick
@@ -51,12 +52,6 @@ class LiveServer:
         return f"http://{self.host}:{self.port}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
     port = free_port()
@@ -66,18 +61,13 @@ def live_server() -> Iterator[LiveServer]:
            "DIGITPAD_LOG_LEVEL": "warning"}
     process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    server = LiveServer("127.0.0.1", port, process)
+    server = LiveServer(HOST, port, process)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start within a minute"
-            time.sleep(0.1)
+        wait_until_ready(process, f"{server.url}/healthz", 60)
+    except ServerDidNotStart as exc:
+        process.kill()
+        pytest.fail(f"{exc}:\n{process.communicate()[0]}")
+    try:
         yield server
     finally:
         process.terminate()

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.servers import HOST, ServerDidNotStart, free_port, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
@@ -49,44 +47,24 @@ def chromium_path() -> str:
     return str(path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
     """`python -m app serve` on a free port, ready once its models are loaded."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    port = free_port()
+    base = f"http://{HOST}:{port}"
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            deadline = time.monotonic() + SERVER_START_S
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
-                try:
-                    with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server was not ready within {SERVER_START_S} s:\n{log_path.read_text()}")
-                time.sleep(0.25)
+            try:
+                wait_until_ready(process, f"{base}/readyz", SERVER_START_S)
+            except ServerDidNotStart as exc:
+                pytest.fail(f"{exc}:\n{log_path.read_text()}")
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=15)
 
 
 @pytest.fixture(scope="session")
