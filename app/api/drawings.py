@@ -21,9 +21,9 @@ from app.api.schemas import BatchJSON, PredictJSON
 from app.config import Settings
 from app.decoding import Source
 
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"})
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")  # a raw image body
 Parsed = TypeVar("Parsed", bound=BaseModel)
-ACCEPTED = "image/png, image/jpeg, image/webp, image/gif, image/bmp, multipart/form-data or application/json"
+ACCEPTED = ", ".join(IMAGE_TYPES) + ", multipart/form-data or application/json"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ModelDep, RegistryDep, SettingsDep, find_model
-from app.api.drawings import read_batch, read_drawing
+from app.api.drawings import IMAGE_TYPES, read_batch, read_drawing
 from app.api.predictions import ClientGone, predict_many, predict_one
 from app.api.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/predict", tags=["predict"])
 CLIENT_CLOSED_REQUEST = 499
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 PREDICT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    **{kind: BINARY for kind in ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")},
+    **{kind: BINARY for kind in IMAGE_TYPES},
     "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
                                        "properties": {"image": {"type": "string", "format": "binary"}}}},
     "application/json": {"schema": PredictJSON.model_json_schema()},
