@@ -11,7 +11,6 @@ prediction request the page makes. Needs the test extra (Playwright) and Chromiu
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +23,7 @@ DIGIT = 7
 
 
 def capture(url: str) -> bytes:
-    sys.path.insert(0, str(ROOT))
+    # Playwright and the browser tests' helpers come with the test extra, not the product.
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP

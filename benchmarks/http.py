@@ -27,6 +27,7 @@ from pathlib import Path
 from statistics import median
 
 from benchmarks.common import ROOT, cpu_model, table
+from tests.factories import digit_png
 from tests.servers import HOST, ServerDidNotStart, free_port, stop, wait_until_ready
 
 BATCH_IMAGES = 32
@@ -73,9 +74,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 def routes() -> list[Route]:
-    sys.path.insert(0, str(ROOT))
-    from tests.factories import digit_png
-
     png = CANVAS_PNG.read_bytes()
     # A program's batch: the test factories' digits, dark ink on white, drawn with three pen widths.
     batch = [digit_png(d % 10, pen=0.06 + 0.01 * (d % 3)) for d in range(BATCH_IMAGES)]

@@ -33,6 +33,7 @@ import numpy as np
 
 from benchmarks.common import cpu_model
 from benchmarks.http import process_tree, start_server
+from tests.factories import digit_png
 from tests.servers import HOST, free_port, stop
 
 MB = 1_000_000
@@ -52,9 +53,7 @@ class Request:
 
 
 def drawings() -> list[bytes]:
-    """Each digit at a few sizes and offsets, as the pad would post them (280x280 PNGs)."""
-    from tests.factories import digit_png
-
+    """Each digit at two sizes and offsets: 280x280 PNGs, dark ink on white, as a program might post them."""
     return [digit_png(d, scale=s, offset=o) for d in range(10) for s, o in ((1.0, (0, 0)), (0.7, (0.1, -0.05)))]
 
 
