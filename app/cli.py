@@ -74,17 +74,13 @@ def resolve_model(name_or_path: str) -> Path:
     return get_settings().model_dir / f"{name_or_path}.npz"
 
 
-# One BLAS thread per worker process: each request already runs on its own thread, and several
-# workers each spawning a thread per core would fight over the same cores.
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def _serve(args: argparse.Namespace) -> int:
     import copy
     import os
 
-    for name in BLAS_THREAD_VARIABLES:  # before numpy is imported here or in a worker process
-        os.environ.setdefault(name, "1")
+    from app.core.process import one_blas_thread
+
+    one_blas_thread()  # before numpy is imported here or in a worker process
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
 
     import uvicorn
@@ -100,9 +96,9 @@ def _serve(args: argparse.Namespace) -> int:
     # found; a stop that was asked for is a success, so that handler exits 0.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _exit_cleanly)
-    # httptools, with limits on the size and arrival time of a request's line and headers (app.connections).
+    # httptools, with limits on the size and arrival time of a request's line and headers (app.web.connections).
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
-                reload=args.reload, loop="uvloop", http="app.connections:HeadLimitedProtocol", log_level=level,
+                reload=args.reload, loop="uvloop", http="app.web.connections:HeadLimitedProtocol", log_level=level,
                 log_config=log_config, proxy_headers=True, access_log=False,
                 timeout_keep_alive=settings.keep_alive_timeout)
     return 0
@@ -113,10 +109,11 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from app.decoding import ImageError, decode_image
-    from app.inference import predict_image
+    from app.core.errors import DigitPadError
+    from app.core.inference import predict_image
     from app.nn.network import ModelFileError, load_model
-    from app.nn.preprocess import BlankDrawing
+    from app.web.decoding import decode_image
+    from app.web.responses import prediction_json
 
     try:
         model = load_model(resolve_model(args.model))
@@ -127,13 +124,13 @@ def _predict(args: argparse.Namespace) -> int:
     for path in args.images:
         try:
             result = predict_image(model, decode_image(path.read_bytes()), top_k=2, activations=False)
-        except (OSError, ImageError, BlankDrawing) as exc:
+        except (OSError, DigitPadError) as exc:
             status = 1
             message = str(exc)
             print(json.dumps({"file": str(path), "error": message}) if args.json else f"{path}: {message}")
             continue
         if args.json:
-            print(json.dumps({"file": str(path), **result.to_json()}))
+            print(json.dumps({"file": str(path), **prediction_json(result)}))
         else:
             first, second = result.guesses[:2]
             print(f"{path}: {first.digit} ({100 * first.probability:.1f} %), then {second.digit} "
@@ -142,9 +139,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from app.core.process import keep_freed_memory
     from app.nn import train
     from app.nn.data import DataError
-    from app.nn.memory import keep_freed_memory
 
     keep_freed_memory()
 

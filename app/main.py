@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -18,13 +19,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from app import __version__
-from app.api.errors import install_error_handlers
-from app.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
-from app.api.registry import ModelRegistry
-from app.api.routes import docs, health, metrics, models, pages, predict
 from app.config import Settings, get_settings
-from app.nn.memory import keep_freed_memory
-from app.observability import ObservabilityMiddleware
+from app.core.process import keep_freed_memory
+from app.core.registry import ModelRegistry
+from app.web.connections import HEAD_LIMITS, HeadLimits
+from app.web.errors import install_error_handlers
+from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
+from app.web.observability import ObservabilityMiddleware
+from app.web.predictions import InferenceTurns
+from app.web.routes import docs, health, metrics, models, pages, predict
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ DIGITPAD_HEAD_TIMEOUT seconds (default 10; 408 `request_timeout`)."""
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     settings: Settings = app.state.settings
     # A finished prediction's response waits for the event loop to get the GIL back from the inference
     # thread, by default for up to 5 ms (four predictions' time) while the next prediction runs: 1 ms
@@ -47,12 +50,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     keep_freed_memory()  # every worker: batches reuse their buffers instead of faulting in fresh pages
     registry = await anyio.to_thread.run_sync(ModelRegistry.load, settings)
     app.state.registry = registry
+    app.state.inference = inference = InferenceTurns(settings.inference_threads)
     if registry.ready:
         logger.info("Loaded models %s from %s", ", ".join(registry.models), settings.model_dir)
     else:
         logger.error("Not ready: %s", " ".join(registry.failures.values()))
-    yield
-    registry.inference.shutdown(wait=False, cancel_futures=True)
+    # The app state uvicorn gives every connection: `digitpad serve`'s protocol reads its head limits there.
+    yield {HEAD_LIMITS: HeadLimits.of(settings)}
+    inference.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

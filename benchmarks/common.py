@@ -100,10 +100,10 @@ def tune_malloc(args: argparse.Namespace) -> str:
     """Apply the allocator settings the server and `digitpad train` use, unless --system-malloc; says which."""
     if args.system_malloc:
         return "glibc malloc defaults"
-    from app.nn.memory import keep_freed_memory
+    from app.core.process import keep_freed_memory
 
     if keep_freed_memory():
-        return "malloc keeps freed blocks (app.nn.memory, as the server and `digitpad train` do)"
+        return "malloc keeps freed blocks (app.core.process, as the server and `digitpad train` do)"
     return "glibc malloc defaults"
 
 

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from app.config import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MODEL_DIR
-from app.decoding import SIGNATURES, ImageError, Source, decode_base64, decode_drawing, pixels_array, to_array
-from app.inference import predict_preprocessed
+from app.core.inference import predict
 from app.nn.network import Model, load_model
 from app.nn.preprocess import BlankDrawing, preprocess
+from app.web.decoding import SIGNATURES, ImageError, Source, decode_base64, decode_drawing, pixels_array, to_array
+from app.web.errors import STATUS
 
 # Small limits so images "at the limit" stay cheap; the checks are the same code at any size.
 MAX_SIDE, MAX_PIXELS = 256, 40_000
@@ -37,13 +38,13 @@ def outcome(model: Model, source: Source) -> str:
     try:
         pre = preprocess(decode_drawing(source, MAX_SIDE, MAX_PIXELS))
     except ImageError as exc:
-        assert (exc.status, exc.code) in DOCUMENTED, (exc.status, exc.code)
+        assert (STATUS[exc.code], exc.code) in DOCUMENTED, (STATUS[exc.code], exc.code)
         assert exc.detail.endswith(".")
         return exc.code
     except BlankDrawing:
         return "blank"
     assert pre.bits.shape == (28, 28) and set(np.unique(pre.bits)) <= {0, 1}
-    prediction = predict_preprocessed(model, pre, top_k=3, activations=False)
+    prediction = predict(model, pre, top_k=3, activations=False)
     assert math.isclose(sum(prediction.probabilities), 1.0, abs_tol=1e-4)
     assert 0 <= prediction.prediction <= 9
     return "prediction"
@@ -105,7 +106,7 @@ def test_any_mode_becomes_a_drawing_or_a_blank(model, image):
         pre = preprocess(pixels)
     except BlankDrawing:
         return
-    assert predict_preprocessed(model, pre, activations=True).layers
+    assert predict(model, pre, activations=True).activations
 
 
 @bounded
@@ -174,7 +175,7 @@ def test_any_text_as_base64(model, text):
     try:
         decoded = decode_base64(text)
     except ImageError as exc:
-        assert (exc.status, exc.code) == (422, "invalid_image")
+        assert (STATUS[exc.code], exc.code) == (422, "invalid_image")
         return
     assert isinstance(decoded, bytes)
     outcome(model, text)
@@ -235,7 +236,7 @@ def test_pixels_that_are_not_a_list_are_refused():
     for value in ("255", b"\xff", 255, None, {"0": [1]}):
         with pytest.raises(ImageError) as caught:
             pixels_array(value, MAX_SIDE, MAX_PIXELS)  # type: ignore[arg-type]
-        assert (caught.value.status, caught.value.code) == (422, "invalid_request")
+        assert (STATUS[caught.value.code], caught.value.code) == (422, "invalid_request")
 
 
 def test_decoding_returns_what_preprocess_reads_for_every_mode() -> None:
@@ -257,4 +258,4 @@ def test_the_largest_images_the_server_accepts_are_read(model, size):
     except BlankDrawing:
         assert min(size) == 1  # a line a pixel thick is a speck at this scale
         return
-    assert predict_preprocessed(model, pre).layers
+    assert predict(model, pre).activations

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from app.nn.preprocess import BlankDrawing, preprocess
 from app.nn.progress import Progress
+from app.nn.strokes import render_strokes
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -37,8 +37,6 @@ MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-PAD_SIZE = 280  # the drawing pad's canvas, in canvas pixels
-PEN_WIDTH = 0.075  # the pad's round pen, as a fraction of the canvas side
 
 
 class DataError(Exception):
@@ -199,23 +197,6 @@ def load_pendigits(path: str | Path) -> list[PenDigit]:
     if not digits:
         raise DataError(f"{path} holds no UNIPEN digits.")
     return digits
-
-
-def render_strokes(strokes: Iterable[np.ndarray], size: int = PAD_SIZE, pen_width: float = PEN_WIDTH,
-                   source_size: float = 500.0) -> np.ndarray:
-    """Draw strokes as the pad does: a round pen of pen_width * size, light ink on a dark (H, W) uint8."""
-    image = Image.new("L", (size, size), 0)
-    draw = ImageDraw.Draw(image)
-    scale = size / source_size
-    width = max(1, round(pen_width * size))
-    radius = width / 2
-    for stroke in strokes:
-        xy = [(float(x) * scale, float(y) * scale) for x, y in stroke]
-        if len(xy) > 1:
-            draw.line(xy, fill=255, width=width, joint="curve")
-        for x, y in (xy[0], xy[-1]):  # round caps
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(image)
 
 
 def pendigit_inputs(digits: list[PenDigit], pen_widths: Iterable[float],

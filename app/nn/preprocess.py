@@ -103,6 +103,7 @@ _ALPHA_LEVELS = np.arange(256, dtype=np.float32)
 # The 8-bit versions of both tests, taken from the float computations so they agree for every value.
 _ALPHA_VARIES_8BIT = int(np.count_nonzero(_ALPHA_LEVELS < ALPHA_VARIES))
 _ALPHA_INK_8BIT = int(np.argmax(_contrasted(_ALPHA_LEVELS / 255.0) > 0))
+MIN_INK_ALPHA = _ALPHA_INK_8BIT  # the least alpha (0-255) a transparent canvas's pixel needs to be ink
 
 
 def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -16,7 +16,7 @@ const { config } = els;
 const models = new Map(config.models.map((m) => [m.name, m]));
 let model = els.model.value || config.default_model;
 
-const pad = new DrawingPad(els.pad, { penWidth: config.pen_width });
+const pad = new DrawingPad(els.pad, { penWidth: config.pad.pen_width });
 const results = new ResultsView(els);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);

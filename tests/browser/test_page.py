@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from app.decoding import decode_image
 from app.nn.preprocess import preprocess
+from app.web.decoding import decode_image
 from tests.browser.conftest import ROOT, Watch
 from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, touch_digit, uploads
 from tests.factories import DIGIT_STROKES, agreement

@@ -17,6 +17,7 @@ import pyspng
 from PIL import Image, ImageOps
 
 from app.config import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+from app.core.errors import DigitPadError
 
 # Magic numbers of the accepted formats, as Pillow names them.
 SIGNATURES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
@@ -33,14 +34,8 @@ Source = bytes | str | Sequence[Sequence[float]]
 DATA_URL = re.compile(r"\Adata:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*),", re.IGNORECASE)
 
 
-class ImageError(ValueError):
-    """Input that cannot become a drawing, with the HTTP status and machine code the API answers with."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
+class ImageError(DigitPadError):
+    """Input that cannot become a drawing: `invalid_image`, `image_too_large` or `invalid_request`."""
 
 
 def sniff(data: bytes) -> str | None:
@@ -52,21 +47,21 @@ def decode_image(data: bytes, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = 
     """PNG, JPEG, WebP, GIF or BMP bytes -> uint8 pixels shaped (H, W), (H, W, 2), (H, W, 3) or (H, W, 4).
 
     Reads the first frame of an animated image and applies the EXIF orientation. Raises ImageError:
-    413 image_too_large before decoding pixels, 422 invalid_image for anything that does not decode.
+    image_too_large before decoding pixels, invalid_image for anything that does not decode.
     """
     fmt = sniff(data)
     if fmt is None:
-        raise ImageError(422, "invalid_image", "The data is not a PNG, JPEG, WebP, GIF or BMP image.")
+        raise ImageError("invalid_image", "The data is not a PNG, JPEG, WebP, GIF or BMP image.")
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_large(None, max_side, max_pixels) from exc
     except Exception as exc:  # Pillow's parsers raise many types on malformed headers
-        raise ImageError(422, "invalid_image", f"The {fmt} image could not be read: its header is damaged.") from exc
+        raise ImageError("invalid_image", f"The {fmt} image could not be read: its header is damaged.") from exc
     with image:
         width, height = image.size
         if width < 1 or height < 1:
-            raise ImageError(422, "invalid_image", "The image has no pixels.")
+            raise ImageError("invalid_image", "The image has no pixels.")
         if max(width, height) > max_side or width * height > max_pixels:
             raise _too_large((width, height), max_side, max_pixels)
         try:
@@ -80,7 +75,7 @@ def decode_image(data: bytes, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = 
         except MemoryError:
             raise
         except Exception as exc:  # truncated or corrupt pixel data surfaces as any of several types
-            raise ImageError(422, "invalid_image",
+            raise ImageError("invalid_image",
                              f"The {fmt} image could not be decoded: it is truncated or corrupt.") from exc
 
 
@@ -99,7 +94,7 @@ def _canvas_png(data: bytes) -> np.ndarray | None:
 
 def _too_large(size: tuple[int, int] | None, max_side: int, max_pixels: int) -> ImageError:
     what = f"The image is {size[0]}x{size[1]} pixels" if size else "The image is too large"
-    return ImageError(413, "image_too_large", f"{what}; the limit is {max_side} pixels a side and "
+    return ImageError("image_too_large", f"{what}; the limit is {max_side} pixels a side and "
                                               f"{max_pixels / 1e6:g} megapixels in all. Send a smaller image.")
 
 
@@ -139,49 +134,49 @@ def _rescale(values: np.ndarray, full_scale: float) -> np.ndarray:
 
 
 def decode_base64(text: str) -> bytes:
-    """A data URL (data:image/png;base64,...) or bare base64 -> bytes. Raises ImageError 422 invalid_image."""
+    """A data URL (data:image/png;base64,...) or bare base64 -> bytes. Raises ImageError invalid_image."""
     payload = text.strip()
     match = DATA_URL.match(payload)
     if match:
         if ";base64" not in match["params"].lower():
-            raise ImageError(422, "invalid_image", "The data URL is not base64-encoded; use data:image/png;base64,...")
+            raise ImageError("invalid_image", "The data URL is not base64-encoded; use data:image/png;base64,...")
         payload = payload[match.end():]
     payload = re.sub(r"\s+", "", payload)
     if not payload:
-        raise ImageError(422, "invalid_image", "The image is empty: send the image as base64 or a base64 data URL.")
+        raise ImageError("invalid_image", "The image is empty: send the image as base64 or a base64 data URL.")
     if "-" in payload or "_" in payload:
         payload = payload.replace("-", "+").replace("_", "/")  # the URL-safe alphabet
     payload += "=" * (-len(payload) % 4)
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ImageError(422, "invalid_image", "The image is not valid base64 or a base64 data URL.") from exc
+        raise ImageError("invalid_image", "The image is not valid base64 or a base64 data URL.") from exc
 
 
 def pixels_array(rows: Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE,
                  max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """A JSON grid of grey levels (rows of numbers 0-255, ink bright on dark) -> (H, W) float32.
 
-    Raises ImageError: 422 invalid_request for anything but a non-empty rectangle of finite numbers
-    in 0..255, 413 image_too_large beyond the image limits.
+    Raises ImageError: invalid_request for anything but a non-empty rectangle of finite numbers in
+    0..255, image_too_large beyond the image limits.
     """
     if not isinstance(rows, Sequence) or isinstance(rows, str | bytes) or not rows:
-        raise ImageError(422, "invalid_request", "`pixels` must be a non-empty list of rows of numbers.")
+        raise ImageError("invalid_request", "`pixels` must be a non-empty list of rows of numbers.")
     if any(not isinstance(row, Sequence) or isinstance(row, str | bytes) for row in rows):
-        raise ImageError(422, "invalid_request", "`pixels` must be a list of rows, each a list of numbers.")
+        raise ImageError("invalid_request", "`pixels` must be a list of rows, each a list of numbers.")
     height, width = len(rows), max(len(row) for row in rows)
     if max(height, width) > max_side or height * width > max_pixels:
-        raise ImageError(413, "image_too_large", f"`pixels` is {width}x{height}; the limit is {max_side} a side "
+        raise ImageError("image_too_large", f"`pixels` is {width}x{height}; the limit is {max_side} a side "
                                                  f"and {max_pixels / 1e6:g} megapixels in all.")
     if width == 0 or any(len(row) != width for row in rows):
-        raise ImageError(422, "invalid_request", "Every row of `pixels` must have the same, non-zero length.")
+        raise ImageError("invalid_request", "Every row of `pixels` must have the same, non-zero length.")
     if any(isinstance(v, bool) or not isinstance(v, int | float) for row in rows for v in row):
-        raise ImageError(422, "invalid_request", "`pixels` must hold numbers only.")
+        raise ImageError("invalid_request", "`pixels` must hold numbers only.")
     grid = np.array(rows, dtype=np.float64)
     if not np.isfinite(grid).all():
-        raise ImageError(422, "invalid_request", "`pixels` must hold finite numbers, not NaN or infinity.")
+        raise ImageError("invalid_request", "`pixels` must hold finite numbers, not NaN or infinity.")
     if grid.min() < 0 or grid.max() > 255:
-        raise ImageError(422, "invalid_request", "`pixels` values must lie between 0 and 255.")
+        raise ImageError("invalid_request", "`pixels` values must lie between 0 and 255.")
     return grid.astype(np.float32)
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
-from app.api.responses import OrjsonResponse
+from app.web.responses import OrjsonResponse
 
 ASSETS_PATH = "/docs/assets"
 SWAGGER_OPENAPI_PATH = "/docs/openapi.json"

@@ -9,7 +9,7 @@ import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import ApiError, error_response
+from app.web.errors import ApiError, problem_response
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ DRAIN_SECONDS = 5.0
 class PayloadTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         # The rest of the body is never kept: the connection closes once the answer is out.
-        super().__init__(413, "payload_too_large",
+        super().__init__("payload_too_large",
                          f"The request body is larger than the limit of {limit:,} bytes; send a smaller image.",
                          headers={"Connection": "close"})
 
@@ -64,7 +64,7 @@ def _lingering(send: Send, receive: Receive) -> Send:
 
 class RequestTimeout(ApiError):
     def __init__(self, seconds: float) -> None:
-        super().__init__(408, "request_timeout", f"The request body did not arrive within {seconds:g} seconds; "
+        super().__init__("request_timeout", f"The request body did not arrive within {seconds:g} seconds; "
                                                  "send it again in one go.", headers={"Connection": "close"})
 
 
@@ -155,8 +155,8 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise
             await _send_error(scope, receive, send, ApiError(
-                500, "internal_error", "The server failed to answer this request; try again, and report it if it "
-                                       "keeps happening."))
+                "internal_error", "The server failed to answer this request; try again, and report it if it keeps "
+                                  "happening."))
 
 
 class SecurityHeadersMiddleware:
@@ -183,4 +183,4 @@ class SecurityHeadersMiddleware:
 
 
 async def _send_error(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
-    await error_response(error.status, error.code, error.detail, error.headers)(scope, receive, send)
+    await problem_response(error)(scope, receive, send)

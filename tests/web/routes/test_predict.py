@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.api.predictions import BATCH_TURN
+from app.web.predictions import BATCH_TURN
 from tests.factories import DIGIT_STROKES, digit_png, png_bytes, stroke_image
 
 
@@ -330,7 +330,7 @@ def test_inference_runs_off_the_event_loop(make_client, seven_png, monkeypatch):
         time.sleep(1.0)  # stands in for CPU-bound work that holds its thread
         return b"{}"
 
-    monkeypatch.setattr("app.api.predictions._predict_one", slow_predict)
+    monkeypatch.setattr("app.web.predictions._answer_one", slow_predict)
     with make_client() as app_client:
         worker = threading.Thread(target=app_client.post, args=("/api/predict",),
                                   kwargs={"content": seven_png, "headers": {"Content-Type": "image/png"}})

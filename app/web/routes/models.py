@@ -8,17 +8,17 @@ import numpy as np
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from app.api.deps import RegistryDep, find_model
-from app.api.errors import ApiError
-from app.api.responses import OrjsonResponse
-from app.api.schemas import ModelsOut, UnitOut, error_responses
+from app.web.deps import RegistryDep
+from app.web.errors import ApiError
+from app.web.responses import OrjsonResponse, model_json
+from app.web.schemas import ModelsOut, UnitOut, error_responses
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
 
 @router.get("", response_model=ModelsOut, summary="The models this server answers with")
 async def list_models(registry: RegistryDep) -> Response:
-    return OrjsonResponse({"default": registry.default, "models": registry.describe()})
+    return OrjsonResponse({"default": registry.default, "models": [model_json(m) for m in registry.models.values()]})
 
 
 @router.get("/{name}/layers/{layer}/units/{index}", response_model=UnitOut, responses=error_responses(404, 422),
@@ -29,11 +29,11 @@ async def unit_weights(registry: RegistryDep,
                        index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.",
                                                   examples=[0])],
                        ) -> Response:
-    model = find_model(registry, name)
+    model = registry.find(name)
     try:
         weights, bias = model.network.unit_weights(layer, index)
     except (KeyError, IndexError) as exc:
-        raise ApiError(404, "unknown_unit", f"Model {name!r} has no unit {index} in a layer {layer!r} with weights; "
+        raise ApiError("unknown_unit", f"Model {name!r} has no unit {index} in a layer {layer!r} with weights; "
                                             f"see GET /api/models for its layers and their shapes.") from exc
     weights = np.ascontiguousarray(weights, dtype=np.float32)
     return OrjsonResponse({"model": model.name, "layer": layer, "unit": index, "shape": list(weights.shape),

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from app.api.middleware import SECURITY_HEADERS
-from tests.api.routes.test_predict import assert_error
+from app.web.middleware import SECURITY_HEADERS
+from tests.web.routes.test_predict import assert_error
 
 
 def assert_security_headers(response) -> None:
@@ -45,7 +45,7 @@ def test_unexpected_exception_is_a_logged_500_without_a_trace(make_client, seven
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("app.api.predictions._predict_one", explode)
+    monkeypatch.setattr("app.web.predictions._answer_one", explode)
     with make_client() as app_client, caplog.at_level(logging.ERROR):
         response = app_client.post("/api/predict", content=seven_png, headers={"Content-Type": "image/png"})
     body = assert_error(response, 500, "internal_error")

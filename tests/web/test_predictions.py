@@ -9,9 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from app.api import predictions
-from app.api.predictions import BATCH_TURN, ClientGone, _in_turn, predict_many, predict_one
-from app.api.registry import ModelRegistry
+from app.web import predictions
+from app.web.predictions import BATCH_TURN, ClientGone, InferenceTurns, answer_batch, answer_one
 from tests.conftest import make_settings
 
 
@@ -26,12 +25,12 @@ class FakeRequest:
 @pytest.fixture(autouse=True)
 def ask_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests here wait microseconds for their turn: ask them all whether their client is there."""
-    monkeypatch.setattr("app.api.predictions.ASK_AFTER_S", -1.0)
+    monkeypatch.setattr("app.web.predictions.ASK_AFTER_S", -1.0)
 
 
 def run_in_turns(requests: list[FakeRequest]) -> tuple[list[Any], list[int]]:
     """Send one piece of work per request at once; the answers (or exceptions) and the order work ran in."""
-    registry = ModelRegistry("cnn")
+    inference = InferenceTurns(1)
     ran: list[int] = []
 
     def work(i: int) -> bytes:
@@ -39,7 +38,7 @@ def run_in_turns(requests: list[FakeRequest]) -> tuple[list[Any], list[int]]:
         return f"answer {i}".encode()
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(_in_turn(registry, request, predictions.ASK_AFTER_S, work, i)  # type: ignore[arg-type]
+        return await asyncio.gather(*(inference.run(request, predictions.ASK_AFTER_S, work, i)  # type: ignore[arg-type]
                                       for i, request in enumerate(requests)), return_exceptions=True)
 
     return asyncio.run(main()), ran
@@ -59,14 +58,14 @@ def test_work_for_a_client_that_left_is_never_run():
 
 
 def test_a_request_served_at_once_is_not_asked(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("app.api.predictions.ASK_AFTER_S", 60.0)
+    monkeypatch.setattr("app.web.predictions.ASK_AFTER_S", 60.0)
     answers, ran = run_in_turns([FakeRequest(gone=True)])
     assert answers == [b"answer 0"] and ran == [0]
 
 
 def test_an_unknown_exception_still_propagates():
     with pytest.raises(ZeroDivisionError):
-        asyncio.run(_in_turn(ModelRegistry("cnn"), FakeRequest(gone=False), 0.0, lambda: 1 // 0))  # type: ignore[arg-type]
+        asyncio.run(InferenceTurns(1).run(FakeRequest(gone=False), 0.0, lambda: 1 // 0))  # type: ignore[arg-type]
 
 
 class RecordedWork:
@@ -76,8 +75,8 @@ class RecordedWork:
                  leaves_after: int = -1) -> None:
         self.ran: list[str] = []
         self.request, self.leaves_after = request, leaves_after
-        monkeypatch.setattr(predictions, "_predict_one", self.one)
-        monkeypatch.setattr(predictions, "_predict_many", self.many)
+        monkeypatch.setattr(predictions, "_answer_one", self.one)
+        monkeypatch.setattr(predictions, "_answer_turn", self.many)
 
     def one(self, model: Any, source: str, *args: Any) -> bytes:
         self.ran.append(source)
@@ -93,7 +92,7 @@ class RecordedWork:
 def test_a_batch_runs_in_turns_and_answers_in_order(monkeypatch: pytest.MonkeyPatch):
     work = RecordedWork(monkeypatch)
     sources = [str(i) for i in range(2 * BATCH_TURN + 5)]
-    answer = asyncio.run(predict_many(None, sources, 2, make_settings(), ModelRegistry("cnn"),  # type: ignore[arg-type]
+    answer = asyncio.run(answer_batch(None, sources, 2, make_settings(), InferenceTurns(1),  # type: ignore[arg-type]
                                       FakeRequest(gone=False)))  # type: ignore[arg-type]
     assert orjson.loads(answer) == {"results": sources}
     last = 2 * BATCH_TURN
@@ -103,13 +102,13 @@ def test_a_batch_runs_in_turns_and_answers_in_order(monkeypatch: pytest.MonkeyPa
 
 def test_a_request_arriving_during_a_big_batch_waits_one_turn_not_the_whole_batch(monkeypatch: pytest.MonkeyPatch):
     work = RecordedWork(monkeypatch)
-    registry, settings = ModelRegistry("cnn"), make_settings()
+    inference, settings = InferenceTurns(1), make_settings()
 
     async def main() -> None:
-        batch = asyncio.create_task(predict_many(None, [str(i) for i in range(3 * BATCH_TURN)], 2,  # type: ignore[arg-type]
-                                                 settings, registry, FakeRequest(gone=False)))  # type: ignore[arg-type]
+        batch = asyncio.create_task(answer_batch(None, [str(i) for i in range(3 * BATCH_TURN)], 2,  # type: ignore[arg-type]
+                                                 settings, inference, FakeRequest(gone=False)))  # type: ignore[arg-type]
         await asyncio.sleep(0)  # the batch takes its first turn
-        single = predict_one(None, "single", 2, True, settings, registry, FakeRequest(gone=False))  # type: ignore[arg-type]
+        single = answer_one(None, "single", 2, True, settings, inference, FakeRequest(gone=False))  # type: ignore[arg-type]
         await asyncio.gather(batch, single)
 
     asyncio.run(main())
@@ -121,6 +120,6 @@ def test_a_batch_whose_client_leaves_stops_after_the_turn_it_is_in(monkeypatch: 
     request = FakeRequest(gone=False)
     work = RecordedWork(monkeypatch, request, leaves_after=2)
     with pytest.raises(ClientGone):
-        asyncio.run(predict_many(None, [str(i) for i in range(4 * BATCH_TURN)], 2, make_settings(),  # type: ignore[arg-type]
-                                 ModelRegistry("cnn"), request))  # type: ignore[arg-type]
+        asyncio.run(answer_batch(None, [str(i) for i in range(4 * BATCH_TURN)], 2, make_settings(),  # type: ignore[arg-type]
+                                 InferenceTurns(1), request))  # type: ignore[arg-type]
     assert work.ran == [f"batch 0-{BATCH_TURN - 1}", f"batch {BATCH_TURN}-{2 * BATCH_TURN - 1}"]

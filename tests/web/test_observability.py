@@ -125,6 +125,6 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
                               text=True, timeout=60).stdout
 
     for _ in range(2):  # two workers, each predicting one 3
-        run("from app.observability import observe_prediction; observe_prediction('cnn', 3, 0.002)")
-    text = run("from app.observability import render_metrics; print(render_metrics()[0].decode())")
+        run("from app.web.observability import observe_prediction; observe_prediction('cnn', 3, 0.002)")
+    text = run("from app.web.observability import render_metrics; print(render_metrics()[0].decode())")
     assert 'digitpad_predictions_total{digit="3",model="cnn"} 2.0' in text

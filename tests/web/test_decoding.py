@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.decoding import ImageError, decode_base64, decode_drawing, decode_image, pixels_array, sniff, to_array
 from app.nn.preprocess import preprocess
+from app.web.decoding import ImageError, decode_base64, decode_drawing, decode_image, pixels_array, sniff, to_array
+from app.web.errors import STATUS
 from tests.factories import DIGIT_STROKES, png_bytes, stroke_image
 
 
@@ -38,7 +39,7 @@ def image_error(call: Callable[[], object], status: int, code: str) -> ImageErro
     with pytest.raises(ImageError) as caught:
         call()
     error = caught.value
-    assert (error.status, error.code) == (status, code)
+    assert (STATUS[error.code], error.code) == (status, code)
     assert error.detail.endswith(".") and len(error.detail) > 20
     return error
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.api.deps import ModelDep, RegistryDep, SettingsDep, find_model
-from app.api.drawings import IMAGE_TYPES, read_batch, read_drawing
-from app.api.predictions import ClientGone, predict_many, predict_one
-from app.api.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
+from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep
+from app.web.drawings import IMAGE_TYPES, read_batch, read_drawing
+from app.web.predictions import ClientGone, answer_batch, answer_one
+from app.web.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
 
 router = APIRouter(prefix="/api/predict", tags=["predict"])
 
@@ -37,7 +37,7 @@ def _json(body: bytes) -> Response:
 
 @router.post("", response_model=PredictionOut, responses=error_responses(404, 408, 413, 415, 422),
              openapi_extra=PREDICT_BODY, summary="Guess the digit in one drawing")
-async def predict(request: Request, model: ModelDep, registry: RegistryDep, settings: SettingsDep,
+async def predict(request: Request, model: ModelDep, inference: InferenceDep, settings: SettingsDep,
                   top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
                   activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
                   ) -> Response:
@@ -45,7 +45,7 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
     `{"pixels"}`. The format of an image is read from its bytes."""
     source = await read_drawing(request)
     try:
-        answer = await predict_one(model, source, top_k, activations, settings, registry, request)
+        answer = await answer_one(model, source, top_k, activations, settings, inference, request)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return _json(answer)
@@ -53,12 +53,13 @@ async def predict(request: Request, model: ModelDep, registry: RegistryDep, sett
 
 @router.post("/batch", response_model=BatchOut, responses=error_responses(404, 408, 413, 415, 422),
              openapi_extra=BATCH_BODY, summary="Guess the digits in up to 256 drawings")
-async def predict_batch(request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def predict_batch(request: Request, registry: RegistryDep, inference: InferenceDep, settings: SettingsDep
+                        ) -> Response:
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
-    model = find_model(registry, batch.model)
+    model = registry.find(batch.model)
     try:
-        answer = await predict_many(model, batch.sources, batch.top_k, settings, registry, request)
+        answer = await answer_batch(model, batch.sources, batch.top_k, settings, inference, request)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return _json(answer)

@@ -16,10 +16,10 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.api.errors import ApiError, from_validation_error
-from app.api.schemas import BatchJSON, PredictJSON
 from app.config import Settings
-from app.decoding import Source
+from app.web.decoding import Source
+from app.web.errors import ApiError, from_validation_error
+from app.web.schemas import BatchJSON, PredictJSON
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")  # a raw image body
 Parsed = TypeVar("Parsed", bound=BaseModel)
@@ -46,7 +46,7 @@ async def read_drawing(request: Request) -> Source:
         async with _form(request, max_files=1) as form:
             upload = form.get("image")
             if not isinstance(upload, UploadFile):
-                raise ApiError(422, "invalid_request",
+                raise ApiError("invalid_request",
                                "The multipart body needs the image as a file in the field `image`.")
             return await upload.read()
     if kind == "application/json":
@@ -66,7 +66,7 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
             uploads = form.getlist("images")
             files = [upload for upload in uploads if isinstance(upload, UploadFile)]
             if len(files) != len(uploads):
-                raise ApiError(422, "invalid_request", "Every `images` field must be a file.")
+                raise ApiError("invalid_request", "Every `images` field must be a file.")
             try:
                 options = BatchJSON.model_validate({"images": ["-"] * len(files), "model": form.get("model"),
                                                     "top_k": form.get("top_k", 2)})
@@ -76,7 +76,7 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
     else:
         raise _unsupported(kind, "application/json or multipart/form-data")
     if len(batch.sources) > settings.max_batch_images:
-        raise ApiError(422, "invalid_request", f"The batch has {len(batch.sources)} images; send at most "
+        raise ApiError("invalid_request", f"The batch has {len(batch.sources)} images; send at most "
                                                f"{settings.max_batch_images} at a time.")
     return batch
 
@@ -95,7 +95,7 @@ async def _form(request: Request, max_files: int) -> AsyncIterator[FormData]:
     try:
         form = await request.form(max_files=max_files, max_fields=16)
     except HTTPException as exc:  # Starlette reports a malformed multipart body as a 400
-        raise ApiError(422, "invalid_request", f"The multipart body could not be read: {exc.detail}") from exc
+        raise ApiError("invalid_request", f"The multipart body could not be read: {exc.detail}") from exc
     try:
         yield form
     finally:
@@ -104,4 +104,4 @@ async def _form(request: Request, max_files: int) -> AsyncIterator[FormData]:
 
 def _unsupported(kind: str, accepted: str = ACCEPTED) -> ApiError:
     what = f"Content-Type {kind!r}" if kind else "A request without a Content-Type"
-    return ApiError(415, "unsupported_media_type", f"{what} is not accepted; send {accepted}.")
+    return ApiError("unsupported_media_type", f"{what} is not accepted; send {accepted}.")

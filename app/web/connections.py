@@ -7,18 +7,38 @@ that trickles in a byte at a time, would stay open for good. Here the request li
 fit in DIGITPAD_MAX_HEAD_BYTES (else 431 `request_header_too_large`) and arrive within
 DIGITPAD_HEAD_TIMEOUT seconds of the connection opening or the request starting (else 408
 `request_timeout`, or a plain close for a connection that has sent nothing).
+
+The limits are the app's own settings: its lifespan hands them to uvicorn as the app state every
+connection sees (`HEAD_LIMITS`), so `create_app(settings)` decides them like every other limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from http import HTTPStatus
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.api.middleware import SECURITY_HEADERS
-from app.config import get_settings
+from app.config import Settings
+from app.web.errors import STATUS
+from app.web.middleware import SECURITY_HEADERS
+
+HEAD_LIMITS = "digitpad.head_limits"  # the key of the limits in the app state uvicorn keeps
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    max_bytes: int
+    timeout: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> HeadLimits:
+        return cls(settings.max_head_bytes, settings.head_timeout)
+
+
+DEFAULT_LIMITS = HeadLimits.of(Settings.model_construct())  # for an app whose lifespan set none
 
 
 class HeadLimitedProtocol(HttpToolsProtocol):
@@ -29,9 +49,9 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        settings = get_settings()
-        self._max_head_bytes = settings.max_head_bytes
-        self._head_timeout = settings.head_timeout
+        limits = self.app_state.get(HEAD_LIMITS, DEFAULT_LIMITS)
+        self._max_head_bytes = limits.max_bytes
+        self._head_timeout = limits.timeout
         self._start_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -59,7 +79,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             self._head_bytes += len(data) if end < 0 else max(end + 4 - len(self._head_tail), 0)
             self._head_tail = window[-3:]
             if self._head_bytes > self._max_head_bytes:
-                self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request_header_too_large",
+                self._refuse("request_header_too_large",
                              f"The request line and headers are larger than {self._max_head_bytes:,} bytes; "
                              "send a shorter URL and fewer or smaller headers.")
                 return
@@ -80,12 +100,13 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if self._head_bytes == 0 and self.cycle is None:
             self.transport.close()  # a connection that never said anything gets no answer
             return
-        self._refuse(HTTPStatus.REQUEST_TIMEOUT, "request_timeout",
+        self._refuse("request_timeout",
                      f"The request headers did not arrive within {self._head_timeout:g} seconds; send the "
                      "request again in one go.")
 
-    def _refuse(self, status: HTTPStatus, code: str, detail: str) -> None:
+    def _refuse(self, code: str, detail: str) -> None:
         self._stop_head_timer()
+        status = HTTPStatus(STATUS[code])
         body = orjson.dumps({"detail": detail, "code": code})
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), "Connection": "close",
                    **SECURITY_HEADERS}

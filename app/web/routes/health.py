@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from app.api.deps import RegistryDep
-from app.api.errors import error_response
-from app.api.responses import OrjsonResponse
-from app.api.schemas import HealthOut, ReadyOut, error_responses
+from app.web.deps import RegistryDep
+from app.web.errors import error_response
+from app.web.responses import OrjsonResponse
+from app.web.schemas import HealthOut, ReadyOut, error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -22,5 +22,5 @@ async def healthz() -> Response:
 async def readyz(registry: RegistryDep) -> Response:
     if not registry.ready:
         reasons = " ".join(registry.failures.values()) or f"The default model {registry.default!r} is not loaded."
-        return error_response(503, "not_ready", f"Not ready: {reasons}")
+        return error_response("not_ready", f"Not ready: {reasons}")
     return OrjsonResponse({"status": "ready", "models": sorted(registry.models)})

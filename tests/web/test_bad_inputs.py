@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.api.middleware import DRAIN_BYTES
+from app.web.middleware import DRAIN_BYTES
 from tests.conftest import make_settings
 from tests.factories import DIGIT_STROKES, digit_png, stroke_image
 from tests.servers import HOST, ServerDidNotStart, free_port, wait_until_ready

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.observability import render_metrics
+from app.web.observability import render_metrics
 
 router = APIRouter(tags=["monitoring"])
 

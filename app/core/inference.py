@@ -1,0 +1,86 @@
+"""Drawings through a model: the preprocessed input, the guesses, the probabilities and, when asked for,
+every visible layer's activations. What the answers look like on the wire is the web layer's business."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.core.errors import EmptyDrawing
+from app.nn.network import LayerInfo, Model
+from app.nn.preprocess import BlankDrawing, Preprocessed, preprocess
+
+
+@dataclass(frozen=True)
+class Guess:
+    digit: int
+    probability: float
+
+
+@dataclass
+class Prediction:
+    model: str
+    guesses: list[Guess]
+    probabilities: list[float]
+    input: Preprocessed
+    activations: list[tuple[LayerInfo, np.ndarray]] | None = None  # every visible layer, input to output
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def prediction(self) -> int:
+        return self.guesses[0].digit
+
+
+def prepare(image: np.ndarray) -> Preprocessed:
+    """A decoded drawing -> the network's input. Raises EmptyDrawing when there is no digit to read."""
+    try:
+        return preprocess(image)
+    except BlankDrawing as exc:
+        raise EmptyDrawing(str(exc)) from exc
+
+
+def predict_image(model: Model, image: np.ndarray, top_k: int = 2, activations: bool = True) -> Prediction:
+    """Preprocess one drawing and run it. Raises EmptyDrawing."""
+    start = time.perf_counter()
+    pre = prepare(image)
+    return predict(model, pre, top_k, activations, {"preprocess": elapsed_ms(start)})
+
+
+def predict(model: Model, pre: Preprocessed, top_k: int = 2, activations: bool = True,
+            timings: dict[str, float] | None = None) -> Prediction:
+    """One preprocessed drawing through the model; with `activations`, every visible layer's values."""
+    start = time.perf_counter()
+    if activations:
+        probs, acts = model.network.trace(pre.bits)
+    else:
+        probs, acts = model.network.predict_proba(pre.bits[None])[0], None
+    timings = {**(timings or {}), "forward": elapsed_ms(start)}
+    return Prediction(model.name, top_guesses(probs, top_k), _rounded(probs), pre, acts, timings)
+
+
+def predict_all(model: Model, inputs: list[Preprocessed], top_k: int = 2) -> list[Prediction]:
+    """Many preprocessed drawings through one forward pass, without activations."""
+    if not inputs:
+        return []
+    start = time.perf_counter()
+    probs = model.network.predict_proba(np.stack([p.bits for p in inputs]))
+    per_image = {"forward": elapsed_ms(start) / len(inputs)}
+    return [Prediction(model.name, top_guesses(p, top_k), _rounded(p), pre, None, dict(per_image))
+            for p, pre in zip(probs, inputs, strict=True)]
+
+
+def top_guesses(probs: np.ndarray, top_k: int) -> list[Guess]:
+    """The `top_k` most probable digits, best first; ties go to the smaller digit."""
+    order = np.argsort(-probs, kind="stable")[:top_k]
+    return [Guess(int(d), round(float(probs[d]), 6)) for d in order]
+
+
+def _rounded(probs: np.ndarray) -> list[float]:
+    return [round(float(p), 6) for p in probs]
+
+
+def elapsed_ms(start: float, end: float | None = None) -> float:
+    """Milliseconds from a `time.perf_counter()` reading to another (default: now), to the microsecond."""
+    return round(((time.perf_counter() if end is None else end) - start) * 1000, 3)
