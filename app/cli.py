@@ -45,8 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float)
     train.add_argument("--weight-decay", type=float)
     train.add_argument("--seed", type=int)
-    train.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                       help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)")
+    train.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
+    )
     train.add_argument("--pendigits", type=Path, help="UCI pendigits-orig.tra(.gz) of pen-stroke digits")
     train.add_argument("--limit", type=int, help="train on the first LIMIT MNIST digits only (quick runs)")
     train.add_argument("--out", type=Path, help="model file to write (default: model/ARCHITECTURE.npz)")
@@ -97,10 +101,20 @@ def _serve(args: argparse.Namespace) -> int:
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _exit_cleanly)
     # httptools, with limits on the size and arrival time of a request's line and headers (app.web.connections).
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=None if args.reload else workers,
-                reload=args.reload, loop="uvloop", http="app.web.connections:HeadLimitedProtocol", log_level=level,
-                log_config=log_config, proxy_headers=True, access_log=False,
-                timeout_keep_alive=settings.keep_alive_timeout)
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else workers,
+        reload=args.reload,
+        loop="uvloop",
+        http="app.web.connections:HeadLimitedProtocol",
+        log_level=level,
+        log_config=log_config,
+        proxy_headers=True,
+        access_log=False,
+        timeout_keep_alive=settings.keep_alive_timeout,
+    )
     return 0
 
 
@@ -133,8 +147,10 @@ def _predict(args: argparse.Namespace) -> int:
             print(json.dumps({"file": str(path), **prediction_json(result)}))
         else:
             first, second = result.guesses[:2]
-            print(f"{path}: {first.digit} ({100 * first.probability:.1f} %), then {second.digit} "
-                  f"({100 * second.probability:.1f} %)")
+            print(
+                f"{path}: {first.digit} ({100 * first.probability:.1f} %), then {second.digit} "
+                f"({100 * second.probability:.1f} %)"
+            )
     return status
 
 
@@ -145,9 +161,16 @@ def _train(args: argparse.Namespace) -> int:
 
     keep_freed_memory()
 
-    recipe = train.recipe_with(args.architecture, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                               momentum=args.momentum, dropout=args.dropout, weight_decay=args.weight_decay,
-                               seed=args.seed)
+    recipe = train.recipe_with(
+        args.architecture,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        dropout=args.dropout,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+    )
     out = args.out or resolve_model(args.architecture)
     command = "digitpad " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
     try:
@@ -156,8 +179,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"digitpad: {exc}", file=sys.stderr)
         return 2
     test = model.meta["metrics"]["test"]
-    print(f"wrote {out}: test accuracy {100 * test['accuracy']:.2f} % (top-2 {100 * test['top2_accuracy']:.2f} %)"
-          + (f", pen strokes of unseen writers {100 * test['pen_accuracy']:.2f} %" if "pen_accuracy" in test else ""))
+    print(
+        f"wrote {out}: test accuracy {100 * test['accuracy']:.2f} % (top-2 {100 * test['top2_accuracy']:.2f} %)"
+        + (f", pen strokes of unseen writers {100 * test['pen_accuracy']:.2f} %" if "pen_accuracy" in test else "")
+    )
     return 0
 
 

@@ -64,8 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.getLogger("app").setLevel(settings.log_level.upper())
 
-    app = FastAPI(title="DigitPad", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="DigitPad", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
@@ -77,12 +78,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
 
     # Added innermost first: security headers wrap everything, so errors and 413s carry them too.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.body_timeout,
-                       path_limits={"/api/predict/batch": settings.max_batch_body_bytes})
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        path_limits={"/api/predict/batch": settings.max_batch_body_bytes},
+    )
     app.add_middleware(UnexpectedErrorMiddleware)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     return app

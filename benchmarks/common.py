@@ -17,8 +17,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_DIR = ROOT / "tests" / "data"
-ENV_KEYS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-            "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+ENV_KEYS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+)
 
 
 def cpu_model() -> str:
@@ -36,21 +42,29 @@ def blas() -> str:
     from threadpoolctl import threadpool_info
 
     pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
-    return "; ".join(f"{p['internal_api']} {p.get('version')} {p.get('architecture')} kernel, "
-                     f"{p['num_threads']} thread(s)" for p in pools) or "unknown"
+    return (
+        "; ".join(
+            f"{p['internal_api']} {p.get('version')} {p.get('architecture')} kernel, {p['num_threads']} thread(s)"
+            for p in pools
+        )
+        or "unknown"
+    )
 
 
 def describe_machine(malloc: str) -> str:
     """A few lines to print above a table, so a figure always travels with where it was measured."""
     env = ", ".join(f"{key}={os.environ[key]}" for key in ENV_KEYS if key in os.environ) or "none set"
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"- CPU: {cpu_model()}, {os.cpu_count()} cores; load average {load}\n"
-            f"- Python {platform.python_version()}, NumPy {np.__version__}, BLAS: {blas()}\n"
-            f"- environment: {env}; {malloc}")
+    return (
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores; load average {load}\n"
+        f"- Python {platform.python_version()}, NumPy {np.__version__}, BLAS: {blas()}\n"
+        f"- environment: {env}; {malloc}"
+    )
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], repeats: int, block: int = 10,
-                warmup: int = 3) -> dict[str, float]:
+def interleaved(
+    contenders: dict[str, Callable[[], object]], repeats: int, block: int = 10, warmup: int = 3
+) -> dict[str, float]:
     """Median seconds per call of each contender, run in alternating blocks of `block` calls."""
     for fn in contenders.values():
         for _ in range(warmup):
@@ -83,8 +97,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                                 enumerate(zip(row, widths, strict=True))) + " |"
+        return (
+            "| "
+            + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+            + " |"
+        )
 
     rule = "| " + " | ".join("-" * w if i == 0 else "-" * (w - 1) + ":" for i, w in enumerate(widths)) + " |"
     return "\n".join([line(cells[0]), rule, *[line(row) for row in cells[1:]]])
@@ -108,5 +125,8 @@ def tune_malloc(args: argparse.Namespace) -> str:
 
 
 def add_malloc_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--system-malloc", action="store_true",
-                        help="leave glibc's malloc thresholds at their defaults (to measure what the settings buy)")
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave glibc's malloc thresholds at their defaults (to measure what the settings buy)",
+    )

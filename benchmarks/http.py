@@ -82,17 +82,25 @@ def routes() -> list[Route]:
         Route("GET /healthz", "/healthz"),
         Route("POST /api/predict (activations)", "/api/predict", png, "image/png"),
         Route("POST /api/predict?activations=false", "/api/predict?activations=false", png, "image/png"),
-        Route(f"POST /api/predict/batch ({BATCH_IMAGES} PNGs)", "/api/predict/batch",
-              json.dumps({"images": images}).encode(), "application/json"),
+        Route(
+            f"POST /api/predict/batch ({BATCH_IMAGES} PNGs)",
+            "/api/predict/batch",
+            json.dumps({"images": images}).encode(),
+            "application/json",
+        ),
     ]
 
 
 def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     shipped = ",".join(path.stem for path in sorted((ROOT / "model").glob("*.npz")))
     env = {**os.environ, "DIGITPAD_LOG_LEVEL": "warning", "DIGITPAD_MODELS": shipped}
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port),
-                                "--workers", str(workers)], cwd=ROOT, env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until_ready(process, f"http://{HOST}:{port}/readyz", 60)
     except ServerDidNotStart as exc:
@@ -103,13 +111,19 @@ def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
 
 def check(port: int, route: Route) -> int:
     """Send the request once; it must succeed. Returns the response's size in bytes."""
-    request = urllib.request.Request(f"http://{HOST}:{port}{route.path}", data=route.body,
-                                     headers={"Content-Type": route.content_type} if route.body else {})
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}{route.path}",
+        data=route.body,
+        headers={"Content-Type": route.content_type} if route.body else {},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         body = response.read()
     answer = json.loads(body)
-    ok = answer.get("status") == "ok" or "prediction" in answer or all(
-        "prediction" in r for r in answer.get("results", [{}]))
+    ok = (
+        answer.get("status") == "ok"
+        or "prediction" in answer
+        or all("prediction" in r for r in answer.get("results", [{}]))
+    )
     if not ok:
         raise SystemExit(f"{route.name} answered {body[:200]!r}")
     return len(body)
@@ -122,8 +136,13 @@ def lua_script(route: Route, folder: Path) -> Path:
     if route.body is not None:
         body = folder / f"{abs(hash(route.name))}.body"
         body.write_bytes(route.body)
-        lines = ['wrk.method = "POST"', f'local f = assert(io.open("{body}", "rb"))', "wrk.body = f:read('*a')",
-                 "f:close()", f'wrk.headers["Content-Type"] = "{route.content_type}"']
+        lines = [
+            'wrk.method = "POST"',
+            f'local f = assert(io.open("{body}", "rb"))',
+            "wrk.body = f:read('*a')",
+            "f:close()",
+            f'wrk.headers["Content-Type"] = "{route.content_type}"',
+        ]
     script.write_text("\n".join(lines) + "\n")
     return script
 
@@ -134,8 +153,21 @@ def parse_duration(text: str) -> float:
 
 
 def run_wrk(server: int, port: int, route: Route, connections: int, seconds: float, folder: Path) -> Result:
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "5s", "--latency",
-               "-s", str(lua_script(route, folder)), f"http://{HOST}:{port}{route.path}"]
+    command = [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(lua_script(route, folder)),
+        f"http://{HOST}:{port}{route.path}",
+    ]
     cpu_before = cpu_seconds(server)
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     cpu = cpu_seconds(server) - cpu_before
@@ -145,9 +177,14 @@ def run_wrk(server: int, port: int, route: Route, connections: int, seconds: flo
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-                  parse_duration(percentiles["50"]), parse_duration(percentiles["99"]),
-                  errors + (int(non_2xx.group(1)) if non_2xx else 0), requests, cpu / max(requests, 1) * 1e6)
+    return Result(
+        float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        parse_duration(percentiles["50"]),
+        parse_duration(percentiles["99"]),
+        errors + (int(non_2xx.group(1)) if non_2xx else 0),
+        requests,
+        cpu / max(requests, 1) * 1e6,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,29 +217,60 @@ def main(argv: list[str] | None = None) -> int:
                     runs: dict[str, list[Result]] = {route.name: [] for route in all_routes}
                     for _ in range(args.rounds):
                         for route in all_routes:
-                            runs[route.name].append(run_wrk(server.pid, port, route, connections,
-                                                            args.duration / args.rounds, folder))
+                            runs[route.name].append(
+                                run_wrk(server.pid, port, route, connections, args.duration / args.rounds, folder)
+                            )
                     floor = median(r.requests_per_s for r in runs[all_routes[0].name])
                     for route in all_routes:
                         results = runs[route.name]
                         rate = median(r.requests_per_s for r in results)
                         p50, p99 = median(r.p50_ms for r in results), max(r.p99_ms for r in results)
                         images = BATCH_IMAGES if "batch" in route.path else 1
-                        rows.append([route.name, workers, connections, f"{rate:,.0f}", f"{rate * images:,.0f}",
-                                     f"{p50:.1f}", f"{p99:.1f}", f"{p99 / p50:.1f}",
-                                     sum(r.errors for r in results), f"{rate / floor:.3f}",
-                                     f"{median(r.cpu_us for r in results):,.0f}"])
+                        rows.append(
+                            [
+                                route.name,
+                                workers,
+                                connections,
+                                f"{rate:,.0f}",
+                                f"{rate * images:,.0f}",
+                                f"{p50:.1f}",
+                                f"{p99:.1f}",
+                                f"{p99 / p50:.1f}",
+                                sum(r.errors for r in results),
+                                f"{rate / floor:.3f}",
+                                f"{median(r.cpu_us for r in results):,.0f}",
+                            ]
+                        )
             finally:
                 stop(server)
     print("## HTTP: the prediction routes against /healthz, wrk on loopback\n")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"- CPU: {cpu_model()}, {os.cpu_count()} cores, shared by wrk (2 threads) and the server; "
-          f"load average {load} at the end\n- `digitpad serve` (uvicorn, uvloop, httptools, one BLAS thread per "
-          f"worker); {args.duration:g} s per route and scenario in {args.rounds} alternating rounds (median req/s "
-          f"and p50, worst p99), wrk timeout 5 s\n- response sizes: "
-          + ", ".join(f"{name} {size:,} B" for name, size in sizes.items()) + "\n")
-    print(table(["route", "workers", "connections", "req/s", "images/s", "p50 ms", "p99 ms", "p99/p50", "errors",
-                 "/ healthz", "server CPU us/req"], rows))
+    print(
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores, shared by wrk (2 threads) and the server; "
+        f"load average {load} at the end\n- `digitpad serve` (uvicorn, uvloop, httptools, one BLAS thread per "
+        f"worker); {args.duration:g} s per route and scenario in {args.rounds} alternating rounds (median req/s "
+        f"and p50, worst p99), wrk timeout 5 s\n- response sizes: "
+        + ", ".join(f"{name} {size:,} B" for name, size in sizes.items())
+        + "\n"
+    )
+    print(
+        table(
+            [
+                "route",
+                "workers",
+                "connections",
+                "req/s",
+                "images/s",
+                "p50 ms",
+                "p99 ms",
+                "p99/p50",
+                "errors",
+                "/ healthz",
+                "server CPU us/req",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

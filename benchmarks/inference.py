@@ -85,9 +85,12 @@ def to_onnx(model: Model) -> bytes:
         shape = out_shape
     add("Softmax", [current], "probabilities", axis=-1)
     graph = helper.make_graph(
-        nodes, f"digitpad-{model.name}",
+        nodes,
+        f"digitpad-{model.name}",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *network.arch.input_shape])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])], weights)
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
+        weights,
+    )
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx_model.ir_version = 8
     from onnx import checker
@@ -110,8 +113,9 @@ def session(onnx_bytes: bytes, threads: int):  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="threads for both NumPy's BLAS and onnxruntime")
-    parser.add_argument("--repeats", type=int, default=2000, help="timed calls per side for one image "
-                                                                  "(a tenth of that for a batch)")
+    parser.add_argument(
+        "--repeats", type=int, default=2000, help="timed calls per side for one image (a tenth of that for a batch)"
+    )
     parser.add_argument("--models", nargs="*", default=MODELS)
     add_malloc_option(parser)
     args = parser.parse_args(argv)
@@ -138,11 +142,24 @@ def main(argv: list[str] | None = None) -> int:
             if diff > 1e-4 or not np.array_equal(ours.argmax(1), theirs.argmax(1)):
                 raise SystemExit(f"{name}: NumPy and onnxruntime disagree (max difference {diff:.2g})")
             repeats = max(20, args.repeats // (10 if batch > 1 else 1))
-            medians = interleaved({"numpy": lambda x=x, net=model.network: net.predict_proba(x),
-                                   "onnxruntime": lambda x=x, sess=sess: sess.run(None, {"input": x})}, repeats)
+            medians = interleaved(
+                {
+                    "numpy": lambda x=x, net=model.network: net.predict_proba(x),
+                    "onnxruntime": lambda x=x, sess=sess: sess.run(None, {"input": x}),
+                },
+                repeats,
+            )
             ratio = medians["numpy"] / medians["onnxruntime"]
-            rows.append([name, batch, fmt_time(medians["numpy"]), fmt_time(medians["onnxruntime"]),
-                         f"{ratio:.2f}", f"{diff:.1e}"])
+            rows.append(
+                [
+                    name,
+                    batch,
+                    fmt_time(medians["numpy"]),
+                    fmt_time(medians["onnxruntime"]),
+                    f"{ratio:.2f}",
+                    f"{diff:.1e}",
+                ]
+            )
     print(f"## Inference: NumPy vs onnxruntime {ort.__version__}, {args.threads} thread(s)\n")
     print(describe_machine(malloc) + "\n")
     print(table(["model", "batch", "NumPy", "onnxruntime", "NumPy / ORT", "max p diff"], rows))

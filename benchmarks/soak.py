@@ -145,8 +145,9 @@ class Tally:
     sent: int = 0
 
 
-async def run_load(base: str, count: int, concurrency: int, next_request: Callable[[], Request], tally: Tally,
-                   deadline: float) -> None:
+async def run_load(
+    base: str, count: int, concurrency: int, next_request: Callable[[], Request], tally: Tally, deadline: float
+) -> None:
     # Idle connections are dropped well before the server's 5 s keep-alive timeout, as a client should: at
     # httpx's default of exactly 5 s a request can go out just as the server closes the connection under it.
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2)
@@ -159,14 +160,17 @@ async def run_load(base: str, count: int, concurrency: int, next_request: Callab
                 headers = {"Content-Type": request.content_type} if request.content_type else {}
                 started = time.perf_counter()
                 try:
-                    response = await client.request(request.method, request.path, content=request.content,
-                                                    headers=headers, params=request.params)
+                    response = await client.request(
+                        request.method, request.path, content=request.content, headers=headers, params=request.params
+                    )
                     await response.aread()
                 except httpx.TransportError as exc:
                     tally.connection_errors += 1
                     if tally.connection_errors <= 5:
-                        print(f"connection error on {request.kind} {request.path} "
-                              f"({len(request.content or b'')} bytes): {exc!r}")
+                        print(
+                            f"connection error on {request.kind} {request.path} "
+                            f"({len(request.content or b'')} bytes): {exc!r}"
+                        )
                     continue
                 tally.latencies.append(time.perf_counter() - started)
                 tally.statuses[(request.kind, response.status_code)] += 1
@@ -175,8 +179,10 @@ async def run_load(base: str, count: int, concurrency: int, next_request: Callab
                 elif response.status_code != request.expected:
                     tally.unexpected += 1
                     if tally.unexpected <= 5:
-                        print(f"unexpected {response.status_code} for {request.kind} (expected "
-                              f"{request.expected}): {response.text[:200]}")
+                        print(
+                            f"unexpected {response.status_code} for {request.kind} (expected "
+                            f"{request.expected}): {response.text[:200]}"
+                        )
 
         await asyncio.gather(*(one_worker() for _ in range(concurrency)))
 
@@ -213,22 +219,39 @@ def main(argv: list[str] | None = None) -> int:
     latencies = np.array(tally.latencies) * 1000
     growth = rss_end - rss_warm
     print(f"- {cpu_model()}; server: {args.workers} workers; client: httpx asyncio, {args.concurrency} connections")
-    print(f"- requests: {done} in {wall:.1f} s ({done / wall:.0f}/s); "
-          f"by kind and status: {dict(sorted(tally.statuses.items()))}")
-    print(f"- 5xx: {tally.server_errors}; connection errors: {tally.connection_errors}; "
-          f"unexpected statuses: {tally.unexpected}")
-    print(f"- latency: p50 {np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms, "
-          f"max {latencies.max():.1f} ms")
-    print(f"- worker RSS: {rss_warm / MB:.1f} MB after {min(WARMUP, args.requests)} requests, "
-          f"{rss_end / MB:.1f} MB after {done} ({growth / MB:+.1f} MB)")
-    crashes = [line for line in server_log.splitlines() if "Unexpected error" in line or "Traceback" in line
-               or "died" in line]
-    print(f"- server log: {len(crashes)} unexpected errors or worker deaths; "
-          f"{len(server_log.splitlines())} lines in all, the first few:")
+    print(
+        f"- requests: {done} in {wall:.1f} s ({done / wall:.0f}/s); "
+        f"by kind and status: {dict(sorted(tally.statuses.items()))}"
+    )
+    print(
+        f"- 5xx: {tally.server_errors}; connection errors: {tally.connection_errors}; "
+        f"unexpected statuses: {tally.unexpected}"
+    )
+    print(
+        f"- latency: p50 {np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms, "
+        f"max {latencies.max():.1f} ms"
+    )
+    print(
+        f"- worker RSS: {rss_warm / MB:.1f} MB after {min(WARMUP, args.requests)} requests, "
+        f"{rss_end / MB:.1f} MB after {done} ({growth / MB:+.1f} MB)"
+    )
+    crashes = [
+        line for line in server_log.splitlines() if "Unexpected error" in line or "Traceback" in line or "died" in line
+    ]
+    print(
+        f"- server log: {len(crashes)} unexpected errors or worker deaths; "
+        f"{len(server_log.splitlines())} lines in all, the first few:"
+    )
     for line in server_log.splitlines()[:8]:
         print(f"    {line[:200]}")
-    ok = (done == args.requests and tally.server_errors == 0 and tally.connection_errors == 0
-          and tally.unexpected == 0 and growth <= MEMORY_GROWTH_LIMIT and not crashes)
+    ok = (
+        done == args.requests
+        and tally.server_errors == 0
+        and tally.connection_errors == 0
+        and tally.unexpected == 0
+        and growth <= MEMORY_GROWTH_LIMIT
+        and not crashes
+    )
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

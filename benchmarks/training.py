@@ -31,9 +31,18 @@ def torch_model(network: Network, dropout: float):  # type: ignore[no-untyped-de
 
     conv1, conv2, fc, out = (layer for layer in network.layers if layer.params)
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(512, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 10))
+        nn.Conv2d(1, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(512, 128),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(128, 10),
+    )
     with torch.no_grad():
         for ours, theirs in ((conv1, model[0]), (conv2, model[3])):
             assert isinstance(ours, Conv2D)
@@ -54,15 +63,17 @@ def torch_optimiser(model, lr: float, momentum: float, weight_decay: float):  # 
 
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
-    return torch.optim.SGD([{"params": weights, "weight_decay": weight_decay},
-                            {"params": biases, "weight_decay": 0.0}], lr=lr, momentum=momentum)
+    return torch.optim.SGD(
+        [{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}],
+        lr=lr,
+        momentum=momentum,
+    )
 
 
-def numpy_epoch(network: Network, optimiser: SGD, x: np.ndarray, y: np.ndarray, order: np.ndarray,
-                batch: int) -> float:
+def numpy_epoch(network: Network, optimiser: SGD, x: np.ndarray, y: np.ndarray, order: np.ndarray, batch: int) -> float:
     loss = 0.0
     for first in range(0, len(order), batch):
-        idx = order[first:first + batch]
+        idx = order[first : first + batch]
         logits = network.forward(x[idx], train=True)
         step_loss, delta = softmax_cross_entropy(logits, y[idx])
         network.backward(delta)
@@ -79,7 +90,7 @@ def torch_epoch(model, optimiser, x, y, order: np.ndarray, batch: int) -> float:
     loss = 0.0
     order_t = torch.from_numpy(order)
     for first in range(0, len(order), batch):
-        idx = order_t[first:first + batch]
+        idx = order_t[first : first + batch]
         optimiser.zero_grad(set_to_none=True)
         step_loss = loss_fn(model(x[idx]), y[idx])
         step_loss.backward()
@@ -96,8 +107,9 @@ def check_same_step(x: np.ndarray, y: np.ndarray, lr: float, momentum: float, we
     model = torch_model(network, 0.0)
     numpy_epoch(network, SGD(network.layers, lr, momentum, weight_decay), x, y, np.arange(64), 64)
     xt = torch.from_numpy(np.ascontiguousarray(x[:64].transpose(0, 3, 1, 2)))
-    torch_epoch(model, torch_optimiser(model, lr, momentum, weight_decay), xt, torch.from_numpy(y[:64]),
-                np.arange(64), 64)
+    torch_epoch(
+        model, torch_optimiser(model, lr, momentum, weight_decay), xt, torch.from_numpy(y[:64]), np.arange(64), 64
+    )
     theirs = model[0].weight.detach().numpy().transpose(2, 3, 1, 0)
     return float(np.abs(network.layers[0].params["W"] - theirs).max())
 
@@ -145,11 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     steps = -(-EXAMPLES // args.batch)
     print(f"## Training: one epoch of the cnn, NumPy vs PyTorch {torch.__version__}, {args.threads} thread(s)\n")
     print(describe_machine(malloc) + "\n")
-    print(f"{EXAMPLES} images, batch {args.batch} ({steps} steps), SGD lr {recipe.lr} momentum {recipe.momentum} "
-          f"weight decay {recipe.weight_decay}, dropout {recipe.dropout}; median of {args.epochs} epochs each; "
-          f"one step without dropout agrees to {diff:.1e}.\n")
-    rows = [[side, fmt_time(med[side]), fmt_time(med[side] / steps), f"{losses[side][-1]:.4f}"]
-            for side in ("numpy", "torch")]
+    print(
+        f"{EXAMPLES} images, batch {args.batch} ({steps} steps), SGD lr {recipe.lr} momentum {recipe.momentum} "
+        f"weight decay {recipe.weight_decay}, dropout {recipe.dropout}; median of {args.epochs} epochs each; "
+        f"one step without dropout agrees to {diff:.1e}.\n"
+    )
+    rows = [
+        [side, fmt_time(med[side]), fmt_time(med[side] / steps), f"{losses[side][-1]:.4f}"]
+        for side in ("numpy", "torch")
+    ]
     print(table(["framework", "epoch", "step", "last epoch's mean loss"], rows))
     print(f"\nNumPy / PyTorch: {med['numpy'] / med['torch']:.2f}")
     return 0

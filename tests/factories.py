@@ -17,8 +17,10 @@ Stroke = list[tuple[float, float]]
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: float, n: int = 24) -> Stroke:
     """Points on an ellipse from start to end angle (degrees, 0 = right, 90 = down)."""
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in np.linspace(start_deg, end_deg, n)]
+    return [
+        (cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+        for a in np.linspace(start_deg, end_deg, n)
+    ]
 
 
 DIGIT_STROKES: dict[int, list[Stroke]] = {
@@ -35,8 +37,13 @@ DIGIT_STROKES: dict[int, list[Stroke]] = {
 }
 
 
-def stroke_image(strokes: list[Stroke], size: int = 280, pen: float = 0.075, scale: float = 1.0,
-                 offset: tuple[float, float] = (0.0, 0.0)) -> Image.Image:
+def stroke_image(
+    strokes: list[Stroke],
+    size: int = 280,
+    pen: float = 0.075,
+    scale: float = 1.0,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> Image.Image:
     """Strokes drawn with a round pen of `pen * size` pixels, dark ink on white, as an RGB image.
 
     `scale` shrinks the digit about the canvas centre and `offset` moves it (fractions of the canvas).
@@ -46,8 +53,10 @@ def stroke_image(strokes: list[Stroke], size: int = 280, pen: float = 0.075, sca
     width = max(1, round(pen * size))
     r = width / 2
     for stroke in strokes:
-        xy = [((0.5 + (x - 0.5) * scale + offset[0]) * size, (0.5 + (y - 0.5) * scale + offset[1]) * size)
-              for x, y in stroke]
+        xy = [
+            ((0.5 + (x - 0.5) * scale + offset[0]) * size, (0.5 + (y - 0.5) * scale + offset[1]) * size)
+            for x, y in stroke
+        ]
         draw.line(xy, fill="black", width=width, joint="curve")
         for x, y in (xy[0], xy[-1]):
             draw.ellipse((x - r, y - r, x + r, y + r), fill="black")
@@ -76,7 +85,7 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     def near(x: np.ndarray) -> np.ndarray:
         h, w = x.shape
         padded = np.pad(x, 1)
-        return np.max([padded[i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=0)
+        return np.max([padded[i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=0)
 
     a, b = a.astype(bool), b.astype(bool)
     return float(min((a & near(b)).sum() / a.sum(), (b & near(a)).sum() / b.sum()))

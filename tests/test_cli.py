@@ -55,8 +55,14 @@ def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):
 def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
     port = free_port()
     env = {**os.environ, "DIGITPAD_MODEL_DIR": str(MODEL_DIR)}
-    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://{HOST}:{port}"
     try:
         wait_until_ready(server, f"{base}/readyz", 60)
@@ -64,8 +70,9 @@ def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
         server.kill()
         pytest.fail(f"{exc}:\n{server.communicate()[0]}")
     try:
-        response = httpx.post(f"{base}/api/predict", content=digit_png(7), headers={"Content-Type": "image/png"},
-                              timeout=10)
+        response = httpx.post(
+            f"{base}/api/predict", content=digit_png(7), headers={"Content-Type": "image/png"}, timeout=10
+        )
         assert response.status_code == 200
         assert response.json()["prediction"] == 7
         assert response.headers["x-content-type-options"] == "nosniff"

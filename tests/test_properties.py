@@ -52,6 +52,7 @@ def outcome(model: Model, source: Source) -> str:
 
 # --- images of any mode and size ------------------------------------------------------------------------
 
+
 @st.composite
 def pictures(draw: st.DrawFn, max_side: int = 64) -> Image.Image:
     """An image in any mode, 1x1 up to max_side a side: noise, a flat colour, a stroke, or sparse dots."""
@@ -66,7 +67,7 @@ def pictures(draw: st.DrawFn, max_side: int = 64) -> Image.Image:
     else:
         grey = np.full((height, width, 4), 255)
         if pattern == "stroke":
-            grey[:, max(0, width // 2 - 2): width // 2 + 2] = 0
+            grey[:, max(0, width // 2 - 2) : width // 2 + 2] = 0
         else:
             grey[rng.random((height, width)) < 0.02] = 0
     rgba = Image.fromarray(np.ascontiguousarray(grey, dtype=np.uint8), "RGBA")
@@ -89,8 +90,15 @@ def encode(image: Image.Image, fmt: str) -> bytes | None:
     """The image in `fmt`, or None where Pillow cannot write that mode in that format."""
     buffer = io.BytesIO()
     try:
-        image.save(buffer, format=fmt, **({"transparency": image.info["transparency"]}
-                                           if "transparency" in image.info and fmt in ("PNG", "GIF") else {}))
+        image.save(
+            buffer,
+            format=fmt,
+            **(
+                {"transparency": image.info["transparency"]}
+                if "transparency" in image.info and fmt in ("PNG", "GIF")
+                else {}
+            ),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return buffer.getvalue()
@@ -136,6 +144,7 @@ def test_any_size_up_to_the_limit_is_read_and_beyond_it_refused(model, width, he
 
 # --- any bytes, any text ----------------------------------------------------------------------------------
 
+
 @bounded
 @given(data=st.binary(max_size=2048))
 def test_any_bytes(model, data):
@@ -143,8 +152,10 @@ def test_any_bytes(model, data):
 
 
 @bounded
-@given(magic=st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBP", b"BM"]),
-       tail=st.binary(max_size=512))
+@given(
+    magic=st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBP", b"BM"]),
+    tail=st.binary(max_size=512),
+)
 def test_any_bytes_behind_a_real_signature(model, magic, tail):
     assert any(pattern.match(magic + tail) for _, pattern in SIGNATURES)
     assert outcome(model, magic + tail) != "prediction" or len(tail) > 20
@@ -183,8 +194,13 @@ def test_any_text_as_base64(model, text):
 
 # --- any pixel grid ----------------------------------------------------------------------------------------
 
-JSON_SCALARS = (st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True) | st.booleans()
-                | st.none() | st.text(max_size=3))
+JSON_SCALARS = (
+    st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=3)
+)
 grey_levels = st.integers(0, 255) | st.floats(0, 255)
 
 
@@ -197,8 +213,11 @@ def test_any_json_value_as_pixels(model, rows):
 
 
 @bounded
-@given(rows=st.integers(1, 40).flatmap(lambda width: st.lists(st.lists(grey_levels, min_size=width, max_size=width),
-                                                               min_size=1, max_size=40)))
+@given(
+    rows=st.integers(1, 40).flatmap(
+        lambda width: st.lists(st.lists(grey_levels, min_size=width, max_size=width), min_size=1, max_size=40)
+    )
+)
 def test_any_rectangle_of_grey_levels(model, rows):
     assert outcome(model, rows) in {"prediction", "blank"}
 
@@ -215,9 +234,12 @@ def test_any_grid_size_up_to_the_limit(model, width, height):
 
 
 @bounded
-@given(shape=st.sampled_from([(5, 7), (9, 4, 1), (6, 6, 2), (8, 3, 3), (3, 8, 4)]),
-       dtype=st.sampled_from([np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_]),
-       seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1.0, 255.0]))
+@given(
+    shape=st.sampled_from([(5, 7), (9, 4, 1), (6, 6, 2), (8, 3, 3), (3, 8, 4)]),
+    dtype=st.sampled_from([np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_]),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1.0, 255.0]),
+)
 def test_any_array_in_range_of_any_dtype(model, shape, dtype, seed, scale):
     rng = np.random.default_rng(seed)
     array = (rng.random(shape) * scale).astype(dtype)
@@ -248,8 +270,9 @@ def test_decoding_returns_what_preprocess_reads_for_every_mode() -> None:
     assert all(shape[:2] == (2, 3) for shape in shapes.values()), shapes
 
 
-@pytest.mark.parametrize("size", [(MAX_IMAGE_SIDE, 1), (1, MAX_IMAGE_SIDE),
-                                  (MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS // MAX_IMAGE_SIDE)])
+@pytest.mark.parametrize(
+    "size", [(MAX_IMAGE_SIDE, 1), (1, MAX_IMAGE_SIDE), (MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS // MAX_IMAGE_SIDE)]
+)
 def test_the_largest_images_the_server_accepts_are_read(model, size):
     image = Image.new("L", size, 255)
     image.paste(0, (size[0] // 3, 0, max(size[0] // 3 + 1, size[0] // 2), size[1]))

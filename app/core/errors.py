@@ -24,5 +24,7 @@ class EmptyDrawing(DigitPadError):
 
 class UnknownModel(DigitPadError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__("unknown_model", f"There is no model called {name!r}; the models here are: "
-                                          f"{', '.join(sorted(known)) or 'none'}.")
+        super().__init__(
+            "unknown_model",
+            f"There is no model called {name!r}; the models here are: {', '.join(sorted(known)) or 'none'}.",
+        )

@@ -48,8 +48,9 @@ def predict_image(model: Model, image: np.ndarray, top_k: int = 2, activations: 
     return predict(model, pre, top_k, activations, {"preprocess": elapsed_ms(start)})
 
 
-def predict(model: Model, pre: Preprocessed, top_k: int = 2, activations: bool = True,
-            timings: dict[str, float] | None = None) -> Prediction:
+def predict(
+    model: Model, pre: Preprocessed, top_k: int = 2, activations: bool = True, timings: dict[str, float] | None = None
+) -> Prediction:
     """One preprocessed drawing through the model; with `activations`, every visible layer's values."""
     start = time.perf_counter()
     if activations:
@@ -67,8 +68,10 @@ def predict_all(model: Model, inputs: list[Preprocessed], top_k: int = 2) -> lis
     start = time.perf_counter()
     probs = model.network.predict_proba(np.stack([p.bits for p in inputs]))
     per_image = {"forward": elapsed_ms(start) / len(inputs)}
-    return [Prediction(model.name, top_guesses(p, top_k), _rounded(p), pre, None, dict(per_image))
-            for p, pre in zip(probs, inputs, strict=True)]
+    return [
+        Prediction(model.name, top_guesses(p, top_k), _rounded(p), pre, None, dict(per_image))
+        for p, pre in zip(probs, inputs, strict=True)
+    ]
 
 
 def top_guesses(probs: np.ndarray, top_k: int) -> list[Guess]:

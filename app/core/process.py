@@ -33,7 +33,8 @@ def one_blas_thread() -> None:
 def keep_freed_memory() -> bool:
     """Have malloc reuse freed large blocks instead of returning them; False where it does not apply."""
     if not sys.platform.startswith("linux") or any(
-            name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+        name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    ):
         return False
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

@@ -32,7 +32,8 @@ class ModelRegistry:
                 logger.error("Model %s not loaded from %s: %s", name, path, exc)
         if settings.default_model not in settings.models:
             registry.failures[settings.default_model] = (
-                f"The default model {settings.default_model!r} is not among DIGITPAD_MODELS.")
+                f"The default model {settings.default_model!r} is not among DIGITPAD_MODELS."
+            )
         return registry
 
     @property

@@ -46,7 +46,7 @@ class Augmentation:
     def _warp(self, grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         b = grey.shape[0]
         theta = np.deg2rad(rng.uniform(-self.rotate_deg, self.rotate_deg, b))
-        sy, sx = (rng.uniform(1 - self.scale, 1 + self.scale, (2, b)))
+        sy, sx = rng.uniform(1 - self.scale, 1 + self.scale, (2, b))
         shear = rng.uniform(-self.shear, self.shear, b)
         ty, tx = rng.uniform(-self.shift_px, self.shift_px, (2, b))
         cos, sin = np.cos(theta), np.sin(theta)

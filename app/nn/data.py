@@ -52,7 +52,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of unsigned bytes.")
     ndim = data[3]
-    dims = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     if len(data) - offset != int(np.prod(dims)):
         raise DataError(f"{path} is truncated: its header promises {dims} but the data is shorter.")
@@ -71,8 +71,9 @@ def find_mnist_file(data_dir: Path, name: str) -> Path | None:
     return None
 
 
-def load_mnist(data_dir: str | Path, split: str, download: bool = True,
-               mirrors: Iterable[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    data_dir: str | Path, split: str, download: bool = True, mirrors: Iterable[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images (N, 28, 28) uint8 (0 = background) and labels (N,) from data_dir.
 
     Missing files are downloaded from the public mirrors when `download` is true.
@@ -99,8 +100,10 @@ def _mirrors_from_env() -> tuple[str, ...]:
 
 def _missing_message(data_dir: Path) -> str:
     names = ", ".join(f"{n}.gz" for pair in MNIST_FILES.values() for n in pair)
-    return (f"MNIST is not in {data_dir} and could not be downloaded. Put the four files ({names}; "
-            f"gzip or uncompressed) in {data_dir}, or pass --data-dir with the folder that holds them.")
+    return (
+        f"MNIST is not in {data_dir} and could not be downloaded. Put the four files ({names}; "
+        f"gzip or uncompressed) in {data_dir}, or pass --data-dir with the folder that holds them."
+    )
 
 
 def download_mnist_file(data_dir: Path, name: str, mirrors: Iterable[str]) -> Path:
@@ -199,8 +202,9 @@ def load_pendigits(path: str | Path) -> list[PenDigit]:
     return digits
 
 
-def pendigit_inputs(digits: list[PenDigit], pen_widths: Iterable[float],
-                    rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pendigit_inputs(
+    digits: list[PenDigit], pen_widths: Iterable[float], rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Render each digit once per pen width (jittered by rng) and preprocess: (N, 28, 28) grey, labels."""
     widths = list(pen_widths)
     grey = np.zeros((len(digits) * len(widths), 28, 28), np.float32)

@@ -11,7 +11,7 @@ from app.nn.network import Network
 
 def predict_batches(network: Network, x: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Probabilities for many binary inputs (N, 28, 28), a batch at a time to bound memory."""
-    return np.concatenate([network.predict_proba(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return np.concatenate([network.predict_proba(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def accuracy_report(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -34,14 +34,16 @@ def accuracy_report(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
 
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text report for a terminal."""
-    lines = [f"examples       {report['count']}",
-             f"top-1 accuracy {100 * report['accuracy']:.2f} %",
-             f"top-2 accuracy {100 * report['top2_accuracy']:.2f} %",
-             "",
-             "per class      " + " ".join(f"{d:>6}" for d in range(len(report["per_class"]))),
-             "               " + " ".join(f"{100 * a:6.2f}" for a in report["per_class"]),
-             "",
-             "confusion (rows: true digit, columns: guess)",
-             "      " + " ".join(f"{d:>5}" for d in range(len(report["confusion"])))]
+    lines = [
+        f"examples       {report['count']}",
+        f"top-1 accuracy {100 * report['accuracy']:.2f} %",
+        f"top-2 accuracy {100 * report['top2_accuracy']:.2f} %",
+        "",
+        "per class      " + " ".join(f"{d:>6}" for d in range(len(report["per_class"]))),
+        "               " + " ".join(f"{100 * a:6.2f}" for a in report["per_class"]),
+        "",
+        "confusion (rows: true digit, columns: guess)",
+        "      " + " ".join(f"{d:>5}" for d in range(len(report["confusion"]))),
+    ]
     lines += [f"{t:>5} " + " ".join(f"{c:>5}" for c in row) for t, row in enumerate(report["confusion"])]
     return "\n".join(lines)

@@ -63,8 +63,10 @@ class Dense(Layer):
 
     def init(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
         (n_in,) = input_shape
-        self.params = {"W": _init_weights(rng, (n_in, self.units), n_in, self.units, self.init_scheme),
-                       "b": np.zeros(self.units, DTYPE)}
+        self.params = {
+            "W": _init_weights(rng, (n_in, self.units), n_in, self.units, self.init_scheme),
+            "b": np.zeros(self.units, DTYPE),
+        }
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (self.units,)
@@ -105,9 +107,10 @@ class Conv2D(Layer):
     def init(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
         _, _, c = input_shape
         fan_in = self.kernel * self.kernel * c
-        self.params = {"W": _init_weights(rng, (self.kernel, self.kernel, c, self.filters), fan_in,
-                                          self.filters, "he"),
-                       "b": np.zeros(self.filters, DTYPE)}
+        self.params = {
+            "W": _init_weights(rng, (self.kernel, self.kernel, c, self.filters), fan_in, self.filters, "he"),
+            "b": np.zeros(self.filters, DTYPE),
+        }
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         h, w, _ = input_shape
@@ -127,7 +130,7 @@ class Conv2D(Layer):
             z = np.empty((b * ho * wo, f), np.result_type(x, weights))
             n = ho * wo
             for i in range(0, b, CONV_CHUNK):
-                np.matmul(_im2col(x[i:i + CONV_CHUNK], k), weights, out=z[i * n:(i + CONV_CHUNK) * n])
+                np.matmul(_im2col(x[i : i + CONV_CHUNK], k), weights, out=z[i * n : (i + CONV_CHUNK) * n])
         z += self.params["b"]
         return z.reshape(b, ho, wo, f)
 
@@ -142,7 +145,7 @@ class Conv2D(Layer):
         dx = np.zeros((b, h, w * c), dcols.dtype)
         for i in range(k):
             for x0 in range(wo):
-                dx[:, i:i + ho, x0 * c:(x0 + k) * c] += dcols[:, :, x0, i, :]
+                dx[:, i : i + ho, x0 * c : (x0 + k) * c] += dcols[:, :, x0, i, :]
         return dx.reshape(self.x_shape)
 
     def backward_params(self, dy: Array) -> None:
@@ -172,7 +175,7 @@ class MaxPool2D(Layer):
         s = self.size
         ho, wo = h // s, w // s
         # (B, Ho, s, Wo, s*C): a block's s rows, each s*C adjacent numbers; the max over rows, then columns
-        rows = x[:, :ho * s, :wo * s, :].reshape(b, ho, s, wo, s * c)
+        rows = x[:, : ho * s, : wo * s, :].reshape(b, ho, s, wo, s * c)
         y = _maximum([rows[:, :, i] for i in range(s)]).reshape(b, ho, wo, s, c)
         out = _maximum([y[:, :, :, j] for j in range(s)])  # (B, Ho, Wo, C)
         if train:
@@ -192,7 +195,7 @@ class MaxPool2D(Layer):
         candidates = self._candidates(x)
         for n, view in enumerate(candidates):
             i, j = divmod(n, s)
-            part = dx[:, i:(h // s) * s:s, j:(w // s) * s:s, :]
+            part = dx[:, i : (h // s) * s : s, j : (w // s) * s : s, :]
             np.multiply(rest, view == y, out=part)
             if n < len(candidates) - 1:
                 rest = rest - part
@@ -202,7 +205,7 @@ class MaxPool2D(Layer):
         """The s*s strided views of x (B, H, W, C) whose element-wise maximum is the output (B, H/s, W/s, C)."""
         s = self.size
         ho, wo = x.shape[1] // s, x.shape[2] // s
-        return [x[:, i:ho * s:s, j:wo * s:s, :] for i in range(s) for j in range(s)]
+        return [x[:, i : ho * s : s, j : wo * s : s, :] for i in range(s) for j in range(s)]
 
     def config(self) -> dict[str, object]:
         return {"size": self.size}
@@ -338,8 +341,7 @@ def softmax(z: Array) -> Array:
     return e
 
 
-def _init_weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int,
-                  scheme: str) -> Array:
+def _init_weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int, scheme: str) -> Array:
     if scheme == "he":  # keeps the variance of ReLU activations from layer to layer
         std = np.sqrt(2.0 / fan_in)
     elif scheme == "xavier":  # for sigmoid, tanh and softmax outputs

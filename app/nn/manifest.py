@@ -31,8 +31,10 @@ def read_manifest(folder: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"Model manifest {path} cannot be read ({exc}); write it with "
-                             f"`digitpad manifest {folder}` once the model files there are the ones to trust.") from exc
+        raise ModelFileError(
+            f"Model manifest {path} cannot be read ({exc}); write it with "
+            f"`digitpad manifest {folder}` once the model files there are the ones to trust."
+        ) from exc
     sums: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -57,9 +59,11 @@ def verify(path: Path) -> None:
         raise ModelFileError(f"Model file {path} does not exist.")
     actual = sha256(path)
     if actual != expected:
-        raise ModelFileError(f"Model file {path} does not match its SHA-256 in {path.parent / MANIFEST} "
-                             f"(expected {expected[:12]}..., found {actual[:12]}...): it was changed or "
-                             f"truncated after it was recorded; refusing to load it.")
+        raise ModelFileError(
+            f"Model file {path} does not match its SHA-256 in {path.parent / MANIFEST} "
+            f"(expected {expected[:12]}..., found {actual[:12]}...): it was changed or "
+            f"truncated after it was recorded; refusing to load it."
+        )
 
 
 def write_manifest(folder: Path, names: list[str] | None = None) -> Path:

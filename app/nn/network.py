@@ -43,49 +43,70 @@ class Architecture:
     input_shape: tuple[int, ...] = INPUT_SHAPE
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "description": self.description,
-                "input_shape": list(self.input_shape),
-                "layers": [{"name": s.name, "kind": s.kind, "config": s.config} for s in self.layers]}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "input_shape": list(self.input_shape),
+            "layers": [{"name": s.name, "kind": s.kind, "config": s.config} for s in self.layers],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Architecture:
-        return cls(name=data["name"], title=data["title"], description=data["description"],
-                   input_shape=tuple(data["input_shape"]),
-                   layers=tuple(LayerSpec(s["name"], s["kind"], s.get("config", {})) for s in data["layers"]))
+        return cls(
+            name=data["name"],
+            title=data["title"],
+            description=data["description"],
+            input_shape=tuple(data["input_shape"]),
+            layers=tuple(LayerSpec(s["name"], s["kind"], s.get("config", {})) for s in data["layers"]),
+        )
 
 
 def cnn(dropout: float = 0.5) -> Architecture:
     return Architecture(
-        name="cnn", title="Convolutional network",
+        name="cnn",
+        title="Convolutional network",
         description="Two rounds of 5x5 convolution and 2x2 downsampling, then a fully connected layer "
-                    "and a softmax over the ten digits.",
-        layers=(LayerSpec("conv1", "conv", {"filters": 16, "kernel": 5}), LayerSpec("relu1", "relu"),
-                LayerSpec("pool1", "pool", {"size": 2}),
-                LayerSpec("conv2", "conv", {"filters": 32, "kernel": 5}), LayerSpec("relu2", "relu"),
-                LayerSpec("pool2", "pool", {"size": 2}),
-                LayerSpec("flatten", "flatten"),
-                LayerSpec("fc", "dense", {"units": 128, "init": "he"}), LayerSpec("relu3", "relu"),
-                LayerSpec("drop", "dropout", {"rate": dropout}),
-                LayerSpec("output", "dense", {"units": 10, "init": "xavier"})))
+        "and a softmax over the ten digits.",
+        layers=(
+            LayerSpec("conv1", "conv", {"filters": 16, "kernel": 5}),
+            LayerSpec("relu1", "relu"),
+            LayerSpec("pool1", "pool", {"size": 2}),
+            LayerSpec("conv2", "conv", {"filters": 32, "kernel": 5}),
+            LayerSpec("relu2", "relu"),
+            LayerSpec("pool2", "pool", {"size": 2}),
+            LayerSpec("flatten", "flatten"),
+            LayerSpec("fc", "dense", {"units": 128, "init": "he"}),
+            LayerSpec("relu3", "relu"),
+            LayerSpec("drop", "dropout", {"rate": dropout}),
+            LayerSpec("output", "dense", {"units": 10, "init": "xavier"}),
+        ),
+    )
 
 
 def mlp(dropout: float = 0.2) -> Architecture:
     return Architecture(
-        name="mlp", title="Multilayer perceptron",
+        name="mlp",
+        title="Multilayer perceptron",
         description="One hidden layer of 512 sigmoid units, each one logistic regression on the 784 "
-                    "pixels, then a softmax over the ten digits.",
-        layers=(LayerSpec("flatten", "flatten"),
-                LayerSpec("hidden", "dense", {"units": 512, "init": "xavier"}), LayerSpec("sigmoid", "sigmoid"),
-                LayerSpec("drop", "dropout", {"rate": dropout}),
-                LayerSpec("output", "dense", {"units": 10, "init": "xavier"})))
+        "pixels, then a softmax over the ten digits.",
+        layers=(
+            LayerSpec("flatten", "flatten"),
+            LayerSpec("hidden", "dense", {"units": 512, "init": "xavier"}),
+            LayerSpec("sigmoid", "sigmoid"),
+            LayerSpec("drop", "dropout", {"rate": dropout}),
+            LayerSpec("output", "dense", {"units": 10, "init": "xavier"}),
+        ),
+    )
 
 
 def logreg(dropout: float = 0.0) -> Architecture:
     return Architecture(
-        name="logreg", title="Softmax regression",
+        name="logreg",
+        title="Softmax regression",
         description="A single softmax regression on the 784 pixels: one weight template per digit.",
-        layers=(LayerSpec("flatten", "flatten"),
-                LayerSpec("output", "dense", {"units": 10, "init": "zeros"})))
+        layers=(LayerSpec("flatten", "flatten"), LayerSpec("output", "dense", {"units": 10, "init": "zeros"})),
+    )
 
 
 ARCHITECTURES = {"cnn": cnn, "mlp": mlp, "logreg": logreg}
@@ -148,7 +169,7 @@ class Network:
         It stops at the first layer with parameters, which needs no dL/dx: nothing reads it.
         """
         first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
-        for layer in reversed(self.layers[first + 1:]):
+        for layer in reversed(self.layers[first + 1 :]):
             delta = layer.backward(delta)
         self.layers[first].backward_params(delta)
 
@@ -197,8 +218,11 @@ class Network:
     # --- parameters as flat name -> array maps, for model files ---
 
     def state(self) -> dict[str, Array]:
-        return {f"{name}.{key}": p for name, layer in zip(self.names, self.layers, strict=True)
-                for key, p in layer.params.items()}
+        return {
+            f"{name}.{key}": p
+            for name, layer in zip(self.names, self.layers, strict=True)
+            for key, p in layer.params.items()
+        }
 
     def load_state(self, arrays: dict[str, Array]) -> None:
         for name, layer in zip(self.names, self.layers, strict=True):
@@ -228,8 +252,12 @@ class Model:
     def save(self, path: str | Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {**self.meta, "format": FORMAT, "format_version": FORMAT_VERSION,
-                "architecture": self.network.arch.to_json()}
+        meta = {
+            **self.meta,
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "architecture": self.network.arch.to_json(),
+        }
         blob = np.frombuffer(json.dumps(meta, indent=1).encode(), dtype=np.uint8)
         tmp = path.with_suffix(".tmp.npz")
         arrays: dict[str, Any] = {"__meta__": blob, **self.network.state()}
@@ -252,8 +280,10 @@ def load_model(path: str | Path) -> Model:
         raise ModelFileError(f"Model file {path} is not a DigitPad model file.")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(f"Model file {path} has format version {version}, newer than this DigitPad "
-                             f"reads ({FORMAT_VERSION}); upgrade DigitPad to load it.")
+        raise ModelFileError(
+            f"Model file {path} has format version {version}, newer than this DigitPad "
+            f"reads ({FORMAT_VERSION}); upgrade DigitPad to load it."
+        )
     try:
         network = Network(Architecture.from_json(meta["architecture"]))
         network.load_state(arrays)

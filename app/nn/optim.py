@@ -37,8 +37,7 @@ class SGD:
     Biases are not decayed.
     """
 
-    def __init__(self, layers: list[Layer], lr: float, momentum: float = 0.9,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(self, layers: list[Layer], lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
         self.layers = [layer for layer in layers if layer.params]
         self.lr = lr
         self.momentum = momentum

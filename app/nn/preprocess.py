@@ -81,7 +81,7 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     whole would hold 192 MB of floats for a moment. Each row is the same product either way."""
     grey = np.empty(rgb.shape[:2], np.float32)
     for top in range(0, rgb.shape[0], LUMA_ROWS):
-        np.matmul(rgb[top:top + LUMA_ROWS].astype(np.float32), LUMA, out=grey[top:top + LUMA_ROWS])
+        np.matmul(rgb[top : top + LUMA_ROWS].astype(np.float32), LUMA, out=grey[top : top + LUMA_ROWS])
     return grey
 
 
@@ -165,7 +165,7 @@ def centre(box: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(CENTRE[0] - cy), 0, SIZE - h))
     left = int(np.clip(round(CENTRE[1] - cx), 0, SIZE - w))
     out = np.zeros((SIZE, SIZE), np.float32)
-    out[top:top + h, left:left + w] = box
+    out[top : top + h, left : left + w] = box
     return out
 
 

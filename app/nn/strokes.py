@@ -15,8 +15,9 @@ PAD_SIZE = 280  # the side of the image the pad sends, in pixels
 PEN_WIDTH = 0.075  # the pad's round pen, as a fraction of the pad's side
 
 
-def render_strokes(strokes: Iterable[np.ndarray], size: int = PAD_SIZE, pen_width: float = PEN_WIDTH,
-                   source_size: float = 500.0) -> np.ndarray:
+def render_strokes(
+    strokes: Iterable[np.ndarray], size: int = PAD_SIZE, pen_width: float = PEN_WIDTH, source_size: float = 500.0
+) -> np.ndarray:
     """Draw strokes as the pad does: a round pen of pen_width * size, light ink on a dark (H, W) uint8."""
     image = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(image)

@@ -47,15 +47,31 @@ class Recipe:
 
 
 RECIPES = {
-    "cnn": Recipe(epochs=30, batch_size=64, lr=0.05, momentum=0.9, dropout=0.4, weight_decay=5e-4,
-                  augmentation=Augmentation(rotate_deg=12, scale=0.1, shear=0.15, shift_px=1.5,
-                                            threshold_jitter=0.15, thicken=0.15),
-                  pen_widths=(0.035, 0.05, 0.07, 0.09)),
-    "mlp": Recipe(epochs=40, batch_size=64, lr=0.1, momentum=0.9, dropout=0.2, weight_decay=1e-4,
-                  augmentation=Augmentation(rotate_deg=8, scale=0.08, shift_px=1.0, threshold_jitter=0.1),
-                  pen_widths=(0.04, 0.07)),
-    "logreg": Recipe(epochs=30, batch_size=64, lr=0.05, momentum=0.9, dropout=0.0, weight_decay=0.0,
-                     pen_widths=(0.04,)),
+    "cnn": Recipe(
+        epochs=30,
+        batch_size=64,
+        lr=0.05,
+        momentum=0.9,
+        dropout=0.4,
+        weight_decay=5e-4,
+        augmentation=Augmentation(
+            rotate_deg=12, scale=0.1, shear=0.15, shift_px=1.5, threshold_jitter=0.15, thicken=0.15
+        ),
+        pen_widths=(0.035, 0.05, 0.07, 0.09),
+    ),
+    "mlp": Recipe(
+        epochs=40,
+        batch_size=64,
+        lr=0.1,
+        momentum=0.9,
+        dropout=0.2,
+        weight_decay=1e-4,
+        augmentation=Augmentation(rotate_deg=8, scale=0.08, shift_px=1.0, threshold_jitter=0.1),
+        pen_widths=(0.04, 0.07),
+    ),
+    "logreg": Recipe(
+        epochs=30, batch_size=64, lr=0.05, momentum=0.9, dropout=0.0, weight_decay=0.0, pen_widths=(0.04,)
+    ),
 }
 
 
@@ -83,7 +99,7 @@ def load_dataset(recipe: Recipe, data_dir: Path, pendigits: Path | None, limit: 
     if pendigits is not None:
         digits = data.load_pendigits(pendigits)
         if limit:
-            digits = digits[:limit // 4]
+            digits = digits[: limit // 4]
         seen = [d for d in digits if d.writer not in PEN_VALIDATION_WRITERS]
         unseen = [d for d in digits if d.writer in PEN_VALIDATION_WRITERS]
         pen_x, pen_y = data.pendigit_inputs(seen, recipe.pen_widths, rng)
@@ -111,7 +127,7 @@ def train(name: str, recipe: Recipe, dataset: Dataset, log_every: bool = True) -
         progress = Progress(steps_per_epoch, f"epoch {epoch}/{recipe.epochs}")
         loss_sum = correct = seen = 0.0
         for first in range(0, n, recipe.batch_size):
-            idx = order[first:first + recipe.batch_size]
+            idx = order[first : first + recipe.batch_size]
             # cosine learning-rate schedule: large steps first, small steps to settle
             optimiser.lr = 0.5 * recipe.lr * (1 + math.cos(math.pi * step / total_steps))
             x = recipe.augmentation.apply(dataset.train_x[idx], rng)[..., None]
@@ -125,9 +141,13 @@ def train(name: str, recipe: Recipe, dataset: Dataset, log_every: bool = True) -
             correct += float((logits.argmax(axis=1) == y).sum())
             seen += len(idx)
             progress.advance(status=f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%")
-        record = {"epoch": epoch, "lr": round(optimiser.lr, 6), "train_loss": round(loss_sum / seen, 5),
-                  "train_accuracy": round(correct / seen, 5),
-                  "val_accuracy": round(_accuracy(network, dataset.val_x, dataset.val_y), 5)}
+        record = {
+            "epoch": epoch,
+            "lr": round(optimiser.lr, 6),
+            "train_loss": round(loss_sum / seen, 5),
+            "train_accuracy": round(correct / seen, 5),
+            "val_accuracy": round(_accuracy(network, dataset.val_x, dataset.val_y), 5),
+        }
         if dataset.pen_val_x is not None and dataset.pen_val_y is not None:
             record["pen_val_accuracy"] = round(_accuracy(network, dataset.pen_val_x, dataset.pen_val_y), 5)
         record["seconds"] = round(time.monotonic() - start, 1)
@@ -140,8 +160,15 @@ def _accuracy(network: Network, x: np.ndarray, y: np.ndarray) -> float:
     return accuracy_report(predict_batches(network, x), y)["accuracy"]
 
 
-def run(name: str, recipe: Recipe, data_dir: Path, pendigits: Path | None, out: Path,
-        limit: int | None = None, command: str = "") -> Model:
+def run(
+    name: str,
+    recipe: Recipe,
+    data_dir: Path,
+    pendigits: Path | None,
+    out: Path,
+    limit: int | None = None,
+    command: str = "",
+) -> Model:
     """The whole `digitpad train`: data, training, test metrics, and the model file."""
     started = time.monotonic()
     dataset = load_dataset(recipe, data_dir, pendigits, limit)
@@ -158,12 +185,25 @@ def run(name: str, recipe: Recipe, data_dir: Path, pendigits: Path | None, out: 
     wall = time.monotonic() - started
     arch = network.arch
     meta = {
-        "name": name, "title": arch.title, "description": arch.description,
-        "input": {"width": 28, "height": 28, "binary": True, "threshold": THRESHOLD,
-                  "min_contrast": MIN_CONTRAST, "ink": "1 = ink, 0 = background"},
-        "training": {**{k: v for k, v in asdict(recipe).items() if k != "augmentation"},
-                     "augmentation": recipe.augmentation.to_json(), "train_examples": len(dataset.train_x),
-                     "wall_time_s": round(wall, 1), "command": command, "history": history},
+        "name": name,
+        "title": arch.title,
+        "description": arch.description,
+        "input": {
+            "width": 28,
+            "height": 28,
+            "binary": True,
+            "threshold": THRESHOLD,
+            "min_contrast": MIN_CONTRAST,
+            "ink": "1 = ink, 0 = background",
+        },
+        "training": {
+            **{k: v for k, v in asdict(recipe).items() if k != "augmentation"},
+            "augmentation": recipe.augmentation.to_json(),
+            "train_examples": len(dataset.train_x),
+            "wall_time_s": round(wall, 1),
+            "command": command,
+            "history": history,
+        },
         "metrics": {"test": metrics},
         "parameters": network.parameter_count,
     }

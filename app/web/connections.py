@@ -79,9 +79,11 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             self._head_bytes += len(data) if end < 0 else max(end + 4 - len(self._head_tail), 0)
             self._head_tail = window[-3:]
             if self._head_bytes > self._max_head_bytes:
-                self._refuse("request_header_too_large",
-                             f"The request line and headers are larger than {self._max_head_bytes:,} bytes; "
-                             "send a shorter URL and fewer or smaller headers.")
+                self._refuse(
+                    "request_header_too_large",
+                    f"The request line and headers are larger than {self._max_head_bytes:,} bytes; "
+                    "send a shorter URL and fewer or smaller headers.",
+                )
                 return
         super().data_received(data)
 
@@ -100,16 +102,22 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if self._head_bytes == 0 and self.cycle is None:
             self.transport.close()  # a connection that never said anything gets no answer
             return
-        self._refuse("request_timeout",
-                     f"The request headers did not arrive within {self._head_timeout:g} seconds; send the "
-                     "request again in one go.")
+        self._refuse(
+            "request_timeout",
+            f"The request headers did not arrive within {self._head_timeout:g} seconds; send the "
+            "request again in one go.",
+        )
 
     def _refuse(self, code: str, detail: str) -> None:
         self._stop_head_timer()
         status = HTTPStatus(STATUS[code])
         body = orjson.dumps({"detail": detail, "code": code})
-        headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), "Connection": "close",
-                   **SECURITY_HEADERS}
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+            "Connection": "close",
+            **SECURITY_HEADERS,
+        }
         head = f"HTTP/1.1 {status.value} {status.phrase}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.transport.write(head.encode("latin-1") + b"\r\n" + body)
         self.transport.close()

@@ -75,8 +75,9 @@ def decode_image(data: bytes, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = 
         except MemoryError:
             raise
         except Exception as exc:  # truncated or corrupt pixel data surfaces as any of several types
-            raise ImageError("invalid_image",
-                             f"The {fmt} image could not be decoded: it is truncated or corrupt.") from exc
+            raise ImageError(
+                "invalid_image", f"The {fmt} image could not be decoded: it is truncated or corrupt."
+            ) from exc
 
 
 def _canvas_png(data: bytes) -> np.ndarray | None:
@@ -94,8 +95,11 @@ def _canvas_png(data: bytes) -> np.ndarray | None:
 
 def _too_large(size: tuple[int, int] | None, max_side: int, max_pixels: int) -> ImageError:
     what = f"The image is {size[0]}x{size[1]} pixels" if size else "The image is too large"
-    return ImageError("image_too_large", f"{what}; the limit is {max_side} pixels a side and "
-                                              f"{max_pixels / 1e6:g} megapixels in all. Send a smaller image.")
+    return ImageError(
+        "image_too_large",
+        f"{what}; the limit is {max_side} pixels a side and "
+        f"{max_pixels / 1e6:g} megapixels in all. Send a smaller image.",
+    )
 
 
 def to_array(image: Image.Image) -> np.ndarray:
@@ -140,7 +144,7 @@ def decode_base64(text: str) -> bytes:
     if match:
         if ";base64" not in match["params"].lower():
             raise ImageError("invalid_image", "The data URL is not base64-encoded; use data:image/png;base64,...")
-        payload = payload[match.end():]
+        payload = payload[match.end() :]
     payload = re.sub(r"\s+", "", payload)
     if not payload:
         raise ImageError("invalid_image", "The image is empty: send the image as base64 or a base64 data URL.")
@@ -153,8 +157,9 @@ def decode_base64(text: str) -> bytes:
         raise ImageError("invalid_image", "The image is not valid base64 or a base64 data URL.") from exc
 
 
-def pixels_array(rows: Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE,
-                 max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def pixels_array(
+    rows: Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE, max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
     """A JSON grid of grey levels (rows of numbers 0-255, ink bright on dark) -> (H, W) float32.
 
     Raises ImageError: invalid_request for anything but a non-empty rectangle of finite numbers in
@@ -166,8 +171,10 @@ def pixels_array(rows: Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE
         raise ImageError("invalid_request", "`pixels` must be a list of rows, each a list of numbers.")
     height, width = len(rows), max(len(row) for row in rows)
     if max(height, width) > max_side or height * width > max_pixels:
-        raise ImageError("image_too_large", f"`pixels` is {width}x{height}; the limit is {max_side} a side "
-                                                 f"and {max_pixels / 1e6:g} megapixels in all.")
+        raise ImageError(
+            "image_too_large",
+            f"`pixels` is {width}x{height}; the limit is {max_side} a side and {max_pixels / 1e6:g} megapixels in all.",
+        )
     if width == 0 or any(len(row) != width for row in rows):
         raise ImageError("invalid_request", "Every row of `pixels` must have the same, non-zero length.")
     if any(isinstance(v, bool) or not isinstance(v, int | float) for row in rows for v in row):
@@ -178,7 +185,6 @@ def pixels_array(rows: Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE
     if grid.min() < 0 or grid.max() > 255:
         raise ImageError("invalid_request", "`pixels` values must lie between 0 and 255.")
     return grid.astype(np.float32)
-
 
 
 def decode_drawing(source: Source, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:

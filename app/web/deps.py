@@ -43,9 +43,12 @@ InferenceDep = Annotated[InferenceTurns, Depends(app_inference)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(app_templates)]
 
 
-async def query_model(registry: RegistryDep,
-                      model: Annotated[str | None, Query(description="Model name; the server's default when absent.",
-                                                         max_length=64, examples=["cnn"])] = None) -> Model:
+async def query_model(
+    registry: RegistryDep,
+    model: Annotated[
+        str | None, Query(description="Model name; the server's default when absent.", max_length=64, examples=["cnn"])
+    ] = None,
+) -> Model:
     return registry.find(model)
 
 

@@ -46,8 +46,7 @@ async def read_drawing(request: Request) -> Source:
         async with _form(request, max_files=1) as form:
             upload = form.get("image")
             if not isinstance(upload, UploadFile):
-                raise ApiError("invalid_request",
-                               "The multipart body needs the image as a file in the field `image`.")
+                raise ApiError("invalid_request", "The multipart body needs the image as a file in the field `image`.")
             return await upload.read()
     if kind == "application/json":
         payload = await _parse_json(PredictJSON, await request.body())
@@ -68,16 +67,19 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
             if len(files) != len(uploads):
                 raise ApiError("invalid_request", "Every `images` field must be a file.")
             try:
-                options = BatchJSON.model_validate({"images": ["-"] * len(files), "model": form.get("model"),
-                                                    "top_k": form.get("top_k", 2)})
+                options = BatchJSON.model_validate(
+                    {"images": ["-"] * len(files), "model": form.get("model"), "top_k": form.get("top_k", 2)}
+                )
             except ValidationError as exc:
                 raise from_validation_error(exc) from exc
             batch = Batch([await upload.read() for upload in files], options.model, options.top_k)
     else:
         raise _unsupported(kind, "application/json or multipart/form-data")
     if len(batch.sources) > settings.max_batch_images:
-        raise ApiError("invalid_request", f"The batch has {len(batch.sources)} images; send at most "
-                                               f"{settings.max_batch_images} at a time.")
+        raise ApiError(
+            "invalid_request",
+            f"The batch has {len(batch.sources)} images; send at most {settings.max_batch_images} at a time.",
+        )
     return batch
 
 

@@ -33,8 +33,7 @@ STATUS = {
     "internal_error": 500,
 }
 # Codes for the statuses Starlette raises itself (routing, method checks, multipart limits).
-CODE_OF_STATUS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-                  415: "unsupported_media_type"}
+CODE_OF_STATUS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
 
 class ApiError(DigitPadError):
@@ -45,8 +44,9 @@ class ApiError(DigitPadError):
         self.headers = headers
 
 
-def error_response(code: str, detail: str, headers: Mapping[str, str] | None = None, status: int | None = None
-                   ) -> Response:
+def error_response(
+    code: str, detail: str, headers: Mapping[str, str] | None = None, status: int | None = None
+) -> Response:
     """The JSON answer for an error code; `status` only for statuses Starlette chose (see CODE_OF_STATUS)."""
     return OrjsonResponse({"detail": detail, "code": code}, status_code=status or STATUS[code], headers=headers)
 

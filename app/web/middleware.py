@@ -36,9 +36,11 @@ DRAIN_SECONDS = 5.0
 class PayloadTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         # The rest of the body is never kept: the connection closes once the answer is out.
-        super().__init__("payload_too_large",
-                         f"The request body is larger than the limit of {limit:,} bytes; send a smaller image.",
-                         headers={"Connection": "close"})
+        super().__init__(
+            "payload_too_large",
+            f"The request body is larger than the limit of {limit:,} bytes; send a smaller image.",
+            headers={"Connection": "close"},
+        )
 
 
 def _lingering(send: Send, receive: Receive) -> Send:
@@ -64,8 +66,11 @@ def _lingering(send: Send, receive: Receive) -> Send:
 
 class RequestTimeout(ApiError):
     def __init__(self, seconds: float) -> None:
-        super().__init__("request_timeout", f"The request body did not arrive within {seconds:g} seconds; "
-                                                 "send it again in one go.", headers={"Connection": "close"})
+        super().__init__(
+            "request_timeout",
+            f"The request body did not arrive within {seconds:g} seconds; send it again in one go.",
+            headers={"Connection": "close"},
+        )
 
 
 class BodyLimitMiddleware:
@@ -75,8 +80,9 @@ class BodyLimitMiddleware:
     Counting while streaming matters for chunked uploads, which declare no length up front.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, path_limits: Mapping[str, int] | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, path_limits: Mapping[str, int] | None = None, timeout: float = 30.0
+    ) -> None:
         self.app = app
         self.limit = limit
         self.path_limits = dict(path_limits or {})
@@ -91,8 +97,9 @@ class BodyLimitMiddleware:
         declared = headers.get("content-length")
         refusal = _lingering(send, receive) if "100-continue" not in headers.get("expect", "").lower() else send
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_error(scope, receive, refusal if int(declared) <= limit + DRAIN_BYTES else send,
-                              PayloadTooLarge(limit))
+            await _send_error(
+                scope, receive, refusal if int(declared) <= limit + DRAIN_BYTES else send, PayloadTooLarge(limit)
+            )
             return
 
         received = 0
@@ -154,9 +161,15 @@ class UnexpectedErrorMiddleware:
             logger.exception("Unexpected error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            await _send_error(scope, receive, send, ApiError(
-                "internal_error", "The server failed to answer this request; try again, and report it if it keeps "
-                                  "happening."))
+            await _send_error(
+                scope,
+                receive,
+                send,
+                ApiError(
+                    "internal_error",
+                    "The server failed to answer this request; try again, and report it if it keeps happening.",
+                ),
+            )
 
 
 class SecurityHeadersMiddleware:

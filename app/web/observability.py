@@ -39,16 +39,23 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 UNMATCHED_ROUTE = "unmatched"
 
 HTTP_REQUESTS = Counter(
-    "digitpad_http_requests", "HTTP requests answered, by method, route template and status.",
-    ["method", "route", "status"])
+    "digitpad_http_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
 HTTP_REQUEST_SECONDS = Histogram(
-    "digitpad_http_request_duration_seconds", "Time from a request's arrival to the end of its response.",
-    ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+    "digitpad_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 INFERENCE_SECONDS = Histogram(
-    "digitpad_inference_duration_seconds", "Time a model's forward pass took for one drawing.",
-    ["model"], buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
-PREDICTIONS = Counter(
-    "digitpad_predictions", "Drawings read, by model and the digit it guessed.", ["model", "digit"])
+    "digitpad_inference_duration_seconds",
+    "Time a model's forward pass took for one drawing.",
+    ["model"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+PREDICTIONS = Counter("digitpad_predictions", "Drawings read, by model and the digit it guessed.", ["model", "digit"])
 
 
 def observe_prediction(model: str, digit: int, seconds: float) -> None:
@@ -151,8 +158,16 @@ class ObservabilityMiddleware:
             access_logger.info(orjson.dumps(fields).decode())
         else:
             # The path is percent-decoded: escape it so that a %0A cannot start a forged line.
-            access_logger.info('%s "%s %s" %d %d %.1fms %s', fields["client"] or "-", fields["method"],
-                               path.encode("unicode_escape").decode("ascii"), status, sent, fields["duration_ms"], rid)
+            access_logger.info(
+                '%s "%s %s" %d %d %.1fms %s',
+                fields["client"] or "-",
+                fields["method"],
+                path.encode("unicode_escape").decode("ascii"),
+                status,
+                sent,
+                fields["duration_ms"],
+                rid,
+            )
 
 
 def route_template(scope: Scope, before_routing: Scope) -> str:
@@ -161,8 +176,9 @@ def route_template(scope: Scope, before_routing: Scope) -> str:
     route = scope.get("route")  # FastAPI's routes record themselves in the scope
     if route is None and "app" in scope:
         # Plain Starlette routes and mounts do not: find which one the path matches.
-        route = next((r for r in getattr(scope["app"], "routes", [])
-                      if r.matches(before_routing)[0] is Match.FULL), None)
+        route = next(
+            (r for r in getattr(scope["app"], "routes", []) if r.matches(before_routing)[0] is Match.FULL), None
+        )
     return getattr(route, "path_format", None) or UNMATCHED_ROUTE
 
 

@@ -66,14 +66,22 @@ class PixelBudget:
     left: int
 
 
-async def answer_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings,
-                     inference: InferenceTurns, request: Request) -> bytes:
+async def answer_one(
+    model: Model,
+    source: Source,
+    top_k: int,
+    activations: bool,
+    settings: Settings,
+    inference: InferenceTurns,
+    request: Request,
+) -> bytes:
     """The JSON answer for one drawing. Raises ImageError, EmptyDrawing or ClientGone."""
     return await inference.run(request, ASK_AFTER_S, _answer_one, model, source, top_k, activations, settings)
 
 
-async def answer_batch(model: Model, sources: list[Source], top_k: int, settings: Settings,
-                       inference: InferenceTurns, request: Request) -> bytes:
+async def answer_batch(
+    model: Model, sources: list[Source], top_k: int, settings: Settings, inference: InferenceTurns, request: Request
+) -> bytes:
     """The JSON answer for a batch: a prediction or an error in place of each drawing, BATCH_TURN drawings
     a turn. Raises ClientGone, between turns as soon as the client has left."""
     budget = PixelBudget(settings.max_batch_pixels)
@@ -81,8 +89,11 @@ async def answer_batch(model: Model, sources: list[Source], top_k: int, settings
     for start in range(0, len(sources), BATCH_TURN):
         # A later turn asks whatever its wait: the client has already waited through the earlier ones.
         ask_after = ASK_AFTER_S if start == 0 else -1.0
-        parts.append(await inference.run(request, ask_after, _answer_turn, model,
-                                         sources[start:start + BATCH_TURN], top_k, settings, budget))
+        parts.append(
+            await inference.run(
+                request, ask_after, _answer_turn, model, sources[start : start + BATCH_TURN], top_k, settings, budget
+            )
+        )
     return b'{"results":[' + b",".join(parts) + b"]}"
 
 
@@ -123,5 +134,8 @@ def _observe(prediction: Prediction) -> None:
 
 
 def _over_budget(max_batch_pixels: int) -> ImageError:
-    return ImageError("image_too_large", f"The images before this one fill the batch's limit of "
-                                         f"{max_batch_pixels / 1e6:g} megapixels; send it in another batch.")
+    return ImageError(
+        "image_too_large",
+        f"The images before this one fill the batch's limit of "
+        f"{max_batch_pixels / 1e6:g} megapixels; send it in another batch.",
+    )

@@ -25,7 +25,8 @@ class OrjsonResponse(Response):
 def prediction_json(prediction: Prediction) -> dict[str, Any]:
     """A prediction as POST /api/predict answers it; `layers` only when it carries activations."""
     out: dict[str, Any] = {
-        "model": prediction.model, "prediction": prediction.prediction,
+        "model": prediction.model,
+        "prediction": prediction.prediction,
         "guesses": [{"digit": g.digit, "probability": g.probability} for g in prediction.guesses],
         "probabilities": prediction.probabilities,
         "input": {"width": 28, "height": 28, "bits": prediction.input.bit_string()},
@@ -51,8 +52,14 @@ def encode_activations(info: LayerInfo, values: np.ndarray) -> dict[str, Any]:
     lo, hi = float(values.min()), float(values.max())
     span = hi - lo
     q = np.zeros(values.shape, np.uint8) if span <= 0 else np.rint((values - lo) * (255 / span)).astype(np.uint8)
-    return {"name": info.name, "kind": info.kind, "shape": layer_shape(info), "min": lo, "max": hi,
-            "data": base64.b64encode(q.tobytes()).decode("ascii")}
+    return {
+        "name": info.name,
+        "kind": info.kind,
+        "shape": layer_shape(info),
+        "min": lo,
+        "max": hi,
+        "data": base64.b64encode(q.tobytes()).decode("ascii"),
+    }
 
 
 def model_json(model: Model) -> dict[str, Any]:

@@ -8,11 +8,20 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # A 7 drawn on a 28x28 pad, and a 1 as a grid of grey levels: the examples /docs and schema tests send.
-SEVEN_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAYElEQVR4nK2SUQ7AIAhD6bL7Xxl/hl"
-             "pwZE78MfpsKRGovK8rYTm8nx10q6RkZsfUFmpve2x0W6u57CjaDuFBnwFOrnvKWVgXiFx3lCysCuRcCbpxIAjx3/q1poZ5wO+Jbw"
-             "yFEDeqAnZnAAAAAElFTkSuQmCC")
-ONE_PIXELS: JsonValue = [[0, 0, 0, 0, 0], [0, 0, 255, 0, 0], [0, 0, 255, 0, 0], [0, 0, 255, 0, 0],
-                         [0, 0, 255, 0, 0], [0, 0, 255, 0, 0], [0, 0, 0, 0, 0]]
+SEVEN_PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAYElEQVR4nK2SUQ7AIAhD6bL7Xxl/hl"
+    "pwZE78MfpsKRGovK8rYTm8nx10q6RkZsfUFmpve2x0W6u57CjaDuFBnwFOrnvKWVgXiFx3lCysCuRcCbpxIAjx3/q1poZ5wO+Jbw"
+    "yFEDeqAnZnAAAAAElFTkSuQmCC"
+)
+ONE_PIXELS: JsonValue = [
+    [0, 0, 0, 0, 0],
+    [0, 0, 255, 0, 0],
+    [0, 0, 255, 0, 0],
+    [0, 0, 255, 0, 0],
+    [0, 0, 255, 0, 0],
+    [0, 0, 255, 0, 0],
+    [0, 0, 0, 0, 0],
+]
 TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
 
 
@@ -24,12 +33,14 @@ class ErrorOut(BaseModel):
 class PredictJSON(BaseModel):
     """One drawing as JSON: either an encoded image or a grid of grey levels."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]}
+    )
 
     image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
     pixels: list[list[PixelValue]] | None = Field(
-        None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length.")
+        None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictJSON:
@@ -39,8 +50,12 @@ class PredictJSON(BaseModel):
 
 
 class BatchJSON(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"images": [SEVEN_PNG, SEVEN_PNG.split(",", 1)[1]], "model": "cnn", "top_k": 3}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"images": [SEVEN_PNG, SEVEN_PNG.split(",", 1)[1]], "model": "cnn", "top_k": 3}]
+        },
+    )
 
     images: list[str] = Field(min_length=1, description="1 to 256 images, each a data URL or bare base64.")
     model: str | None = Field(None, max_length=64, description="Model name; the server's default when absent.")
@@ -120,8 +135,10 @@ class UnitOut(BaseModel):
     model: str
     layer: str
     unit: int
-    shape: list[int] = Field(description="[C, k, k] for a conv kernel stack; the shape of the layer below for a "
-                                         "dense unit, e.g. [28, 28] or [C, H, W].")
+    shape: list[int] = Field(
+        description="[C, k, k] for a conv kernel stack; the shape of the layer below for a "
+        "dense unit, e.g. [28, 28] or [C, H, W]."
+    )
     bias: float
     min: float
     max: float

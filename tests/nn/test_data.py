@@ -83,8 +83,13 @@ def test_offline_failure_names_the_four_files(tmp_path, mirror):
     with pytest.raises(data.DataError) as excinfo:
         data.load_mnist(tmp_path / "empty", "train", mirrors=[url])
     message = str(excinfo.value)
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz", "--data-dir"):
+    for name in (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "--data-dir",
+    ):
         assert name in message
     assert not any((tmp_path / "empty").glob("*.gz"))  # nothing half-downloaded is left
 

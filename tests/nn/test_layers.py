@@ -104,10 +104,8 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
 
 def test_maxpool_gives_a_tied_block_all_its_gradient_to_the_first_maximum():
     # ties are common after a convolution of binary pixels; argmax's rule: row-major order, first wins
-    x = np.array([[0.0, 0.0, 1.0, 3.0],
-                  [0.0, 0.0, 3.0, 3.0]]).reshape(1, 2, 4, 1)
+    x = np.array([[0.0, 0.0, 1.0, 3.0], [0.0, 0.0, 3.0, 3.0]]).reshape(1, 2, 4, 1)
     pool = MaxPool2D(2)
     np.testing.assert_array_equal(pool.forward(x, train=True).ravel(), [0.0, 3.0])
     dx = pool.backward(np.array([5.0, 7.0]).reshape(1, 1, 2, 1))
-    np.testing.assert_array_equal(dx.reshape(2, 4), [[5.0, 0.0, 0.0, 7.0],
-                                                      [0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(dx.reshape(2, 4), [[5.0, 0.0, 0.0, 7.0], [0.0, 0.0, 0.0, 0.0]])

@@ -31,7 +31,8 @@ def test_the_shipped_models_match_their_manifest():
     assert set(SHIPPED) <= set(sums)
     for name in SHIPPED:
         assert sums[name] == hashlib.sha256((MODEL_DIR / name).read_bytes()).hexdigest(), (
-            f"{name} changed since {MODEL_DIR / MANIFEST} was written: run `digitpad manifest`")
+            f"{name} changed since {MODEL_DIR / MANIFEST} was written: run `digitpad manifest`"
+        )
 
 
 def test_the_manifest_is_what_sha256sum_checks(model_dir):
@@ -82,8 +83,9 @@ def test_a_tampered_model_is_not_loaded_and_readyz_says_why(model_dir, make_clie
     assert "logreg.npz does not match its SHA-256" in body["detail"]
     assert [model["name"] for model in models] == ["cnn", "mlp"]
     assert still_served.status_code == 200
-    assert any("logreg.npz does not match" in record.getMessage() for record in caplog.records
-               if record.levelname == "ERROR")
+    assert any(
+        "logreg.npz does not match" in record.getMessage() for record in caplog.records if record.levelname == "ERROR"
+    )
 
 
 def test_digitpad_manifest_rewrites_the_sums(model_dir, capsys):

@@ -22,9 +22,14 @@ def test_cnn_shows_the_lectures_layers_in_order(bits):
     net = Network(cnn())
     probs, acts = net.trace(bits)
     assert [(i.name, i.kind, i.shape) for i, _ in acts] == [
-        ("input", "input", (28, 28)), ("conv1", "conv", (24, 24, 16)), ("pool1", "pool", (12, 12, 16)),
-        ("conv2", "conv", (8, 8, 32)), ("pool2", "pool", (4, 4, 32)), ("fc", "dense", (128,)),
-        ("output", "output", (10,))]
+        ("input", "input", (28, 28)),
+        ("conv1", "conv", (24, 24, 16)),
+        ("pool1", "pool", (12, 12, 16)),
+        ("conv2", "conv", (8, 8, 32)),
+        ("pool2", "pool", (4, 4, 32)),
+        ("fc", "dense", (128,)),
+        ("output", "output", (10,)),
+    ]
     for info, values in acts:
         assert values.shape == info.shape
     assert probs.sum() == pytest.approx(1.0, abs=1e-6)
@@ -35,7 +40,10 @@ def test_cnn_shows_the_lectures_layers_in_order(bits):
 
 def test_mlp_and_logreg_layers(bits):
     assert [(i.name, i.kind) for i in Network(mlp()).visible] == [
-        ("input", "input"), ("hidden", "dense"), ("output", "output")]
+        ("input", "input"),
+        ("hidden", "dense"),
+        ("output", "output"),
+    ]
     _, acts = Network(mlp()).trace(bits)
     assert acts[1][1].min() > 0 and acts[1][1].max() < 1  # sigmoid units
     assert [(i.name, i.kind) for i in Network(logreg()).visible] == [("input", "input"), ("output", "output")]
@@ -72,8 +80,11 @@ def test_save_and_load_round_trip(tmp_path, bits):
     Model(net, {"name": "cnn", "metrics": {"test": {"accuracy": 0.5}}}).save(tmp_path / "m.npz")
     loaded = load_model(tmp_path / "m.npz")
     assert loaded.name == "cnn" and loaded.meta["format_version"] == FORMAT_VERSION
-    assert loaded.meta["architecture"]["layers"][0] == {"name": "conv1", "kind": "conv",
-                                                        "config": {"filters": 16, "kernel": 5}}
+    assert loaded.meta["architecture"]["layers"][0] == {
+        "name": "conv1",
+        "kind": "conv",
+        "config": {"filters": 16, "kernel": 5},
+    }
     np.testing.assert_allclose(loaded.network.predict_proba(bits[None]), net.predict_proba(bits[None]))
 
 
@@ -96,8 +107,11 @@ def test_corrupt_files_fail_clearly(tmp_path, damage):
     elif damage == "wrong_shape":
         with np.load(path) as npz:
             meta = json.loads(npz["__meta__"].tobytes())
-        np.savez(path, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8),
-                 **{"output.W": np.zeros((10, 10), np.float32), "output.b": np.zeros(10, np.float32)})
+        np.savez(
+            path,
+            __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+            **{"output.W": np.zeros((10, 10), np.float32), "output.b": np.zeros(10, np.float32)},
+        )
     else:
         np.savez(path, __meta__=np.array([{"format": "digitpad-model"}], dtype=object))
     with pytest.raises(ModelFileError, match=str(path)):

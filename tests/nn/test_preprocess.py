@@ -53,8 +53,15 @@ def test_every_polarity_and_alpha_case_gives_the_same_input():
     white_ink_transparent = np.dstack([np.full_like(grey, 255)] * 3 + [ink])
     grey_background = np.where(grey < 128, 30, 160).astype(np.uint8)  # dark ink on mid grey
     reference = preprocess(grey).bits
-    for image in (dark_on_light, light_on_dark, ink, transparent, white_ink_transparent, grey_background,
-                  np.dstack([grey, np.full_like(grey, 255)])):
+    for image in (
+        dark_on_light,
+        light_on_dark,
+        ink,
+        transparent,
+        white_ink_transparent,
+        grey_background,
+        np.dstack([grey, np.full_like(grey, 255)]),
+    ):
         np.testing.assert_array_equal(preprocess(image).bits, reference)
 
 
@@ -62,7 +69,7 @@ def whole_image_reference(image: np.ndarray) -> np.ndarray:
     """The grey input computed the long way: `ink_map` over the whole image, then crop, fit, centre."""
     ink = ink_map(image)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    return centre(fit_box(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+    return centre(fit_box(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]))
 
 
 def test_every_alpha_level_reads_as_on_the_whole_image():
@@ -91,8 +98,12 @@ def test_every_alpha_level_reads_as_on_the_whole_image():
 def test_cropping_first_gives_the_whole_image_numbers(kind):
     rgb = stroke_image(DIGIT_STROKES[2], offset=(0.1, -0.05))
     faded = np.dstack([np.asarray(rgb), np.full((280, 280), 204, np.uint8)])  # alpha too even to be the ink
-    image = {"rgb": np.asarray(rgb), "grey": np.asarray(rgb.convert("L")),
-             "opaque_rgba": np.asarray(rgb.convert("RGBA")), "faded_rgba": faded}[kind]
+    image = {
+        "rgb": np.asarray(rgb),
+        "grey": np.asarray(rgb.convert("L")),
+        "opaque_rgba": np.asarray(rgb.convert("RGBA")),
+        "faded_rgba": faded,
+    }[kind]
     np.testing.assert_array_equal(preprocess(image).grey, whole_image_reference(image))
 
 

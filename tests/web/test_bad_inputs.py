@@ -55,12 +55,22 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
     port = free_port()
-    env = {**os.environ, "DIGITPAD_MODEL_DIR": str(make_settings().model_dir),
-           "DIGITPAD_BODY_TIMEOUT": str(BODY_TIMEOUT), "DIGITPAD_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE_TIMEOUT),
-           "DIGITPAD_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
-           "DIGITPAD_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "DIGITPAD_MODEL_DIR": str(make_settings().model_dir),
+        "DIGITPAD_BODY_TIMEOUT": str(BODY_TIMEOUT),
+        "DIGITPAD_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE_TIMEOUT),
+        "DIGITPAD_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
+        "DIGITPAD_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     server = LiveServer(HOST, port, process)
     try:
         wait_until_ready(process, f"{server.url}/healthz", 60)
@@ -94,6 +104,7 @@ def assert_still_answers(live_server: LiveServer) -> None:
 
 
 # --- images that lie, bomb, or are not images ---------------------------------------------------------
+
 
 def seven(size: int = 280) -> Image.Image:
     return stroke_image(DIGIT_STROKES[7], size)
@@ -130,9 +141,9 @@ def webp_bomb() -> bytes:
     """A 1x1 lossless WebP whose VP8L header claims 16384x16384."""
     data = bytearray(encode(Image.new("L", (1, 1)), "WEBP", lossless=True))
     at = data.index(b"VP8L") + 9  # past the chunk header and the 0x2f signature byte
-    bits = int.from_bytes(data[at:at + 4], "little")
+    bits = int.from_bytes(data[at : at + 4], "little")
     bits = (bits & ~((1 << 28) - 1)) | 16383 | (16383 << 14)  # 14 bits each of width - 1 and height - 1
-    data[at:at + 4] = bits.to_bytes(4, "little")
+    data[at : at + 4] = bits.to_bytes(4, "little")
     return bytes(data)
 
 
@@ -160,8 +171,10 @@ def exif_rotated_jpeg() -> bytes:
     return encode(seven().transpose(Image.Transpose.ROTATE_90), "JPEG", exif=exif, quality=95)
 
 
-SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><path d="M6 5h16L12 24" '
-       b'stroke="black" stroke-width="3"/><script>alert(1)</script></svg>')
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><path d="M6 5h16L12 24" '
+    b'stroke="black" stroke-width="3"/><script>alert(1)</script></svg>'
+)
 HTML = b"<!doctype html><html><body><img src=x onerror=alert(1)>7</body></html>"
 
 
@@ -170,6 +183,7 @@ def b64(data: bytes) -> str:
 
 
 # --- the catalogue -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -212,10 +226,12 @@ CASES: dict[str, Case] = {
     "truncated PNG": Case(422, "invalid_image", lambda: digit_png(7)[:300], PNG7),
     "truncated JPEG": Case(422, "invalid_image", lambda: (j := encode(seven(), "JPEG"))[: len(j) // 2], "image/jpeg"),
     "JPEG cut inside its header": Case(422, "invalid_image", lambda: encode(seven(), "JPEG")[:200], "image/jpeg"),
-    "PNG header claims a larger size than its data": Case(422, "invalid_image",
-                                                          lambda: with_png_size(digit_png(7, 28), 56, 56), PNG7),
-    "PNG header claims 100000x100000": Case(413, "image_too_large",
-                                            lambda: with_png_size(digit_png(7, 28), 100_000, 100_000), PNG7),
+    "PNG header claims a larger size than its data": Case(
+        422, "invalid_image", lambda: with_png_size(digit_png(7, 28), 56, 56), PNG7
+    ),
+    "PNG header claims 100000x100000": Case(
+        413, "image_too_large", lambda: with_png_size(digit_png(7, 28), 100_000, 100_000), PNG7
+    ),
     "PNG bomb: 16 MP of zeros in 16 KB": Case(413, "image_too_large", png_bomb, PNG7),
     "PNG wider than 4096 px": Case(413, "image_too_large", lambda: encode(Image.new("L", (4097, 1)), "PNG"), PNG7),
     "GIF bomb: screen of 65535x65535": Case(413, "image_too_large", gif_bomb, "image/gif"),
@@ -226,8 +242,9 @@ CASES: dict[str, Case] = {
     "SVG with its own type": Case(415, "unsupported_media_type", lambda: SVG, "image/svg+xml"),
     "HTML sent as a PNG": Case(422, "invalid_image", lambda: HTML, PNG7),
     "HTML with its own type": Case(415, "unsupported_media_type", lambda: HTML, "text/html"),
-    "blank white canvas": Case(422, "empty_drawing", lambda: encode(Image.new("RGB", (280, 280), "white"), "PNG"),
-                               PNG7),
+    "blank white canvas": Case(
+        422, "empty_drawing", lambda: encode(Image.new("RGB", (280, 280), "white"), "PNG"), PNG7
+    ),
     "1x1 image": Case(422, "empty_drawing", lambda: encode(Image.new("L", (1, 1), 255), "PNG"), PNG7),
     # images that are unusual but fine
     "animated GIF is read from its first frame": Case(200, None, animated_gif, "image/gif", expect=predicts(7)),
@@ -240,17 +257,25 @@ CASES: dict[str, Case] = {
     # content types
     "PNG as text/plain": Case(415, "unsupported_media_type", lambda: digit_png(7), "text/plain"),
     "PNG without a content type": Case(415, "unsupported_media_type", lambda: digit_png(7)),
-    "PNG as application/octet-stream": Case(415, "unsupported_media_type", lambda: digit_png(7),
-                                            "application/octet-stream"),
-    "form-urlencoded": Case(415, "unsupported_media_type", lambda: b"image=abc",
-                            "application/x-www-form-urlencoded"),
+    "PNG as application/octet-stream": Case(
+        415, "unsupported_media_type", lambda: digit_png(7), "application/octet-stream"
+    ),
+    "form-urlencoded": Case(415, "unsupported_media_type", lambda: b"image=abc", "application/x-www-form-urlencoded"),
     # multipart
-    "multipart without the file": Case(422, "invalid_request", data={"note": "hi"},
-                                       files=lambda: [("other", ("7.png", digit_png(7), PNG7))]),
-    "multipart with two files": Case(422, "invalid_request", files=lambda: [
-        ("image", ("a.png", digit_png(7), PNG7)), ("image", ("b.png", digit_png(1), PNG7))]),
-    "multipart with the image as a text field": Case(422, "invalid_request", data={"image": b64(digit_png(7))},
-                                                     files=lambda: [("other", ("x.txt", b"x", "text/plain"))]),
+    "multipart without the file": Case(
+        422, "invalid_request", data={"note": "hi"}, files=lambda: [("other", ("7.png", digit_png(7), PNG7))]
+    ),
+    "multipart with two files": Case(
+        422,
+        "invalid_request",
+        files=lambda: [("image", ("a.png", digit_png(7), PNG7)), ("image", ("b.png", digit_png(1), PNG7))],
+    ),
+    "multipart with the image as a text field": Case(
+        422,
+        "invalid_request",
+        data={"image": b64(digit_png(7))},
+        files=lambda: [("other", ("x.txt", b"x", "text/plain"))],
+    ),
     "multipart without a boundary": Case(422, "invalid_request", lambda: b"--x\r\n\r\n", "multipart/form-data"),
     "multipart with a bomb": Case(413, "image_too_large", files=lambda: [("image", ("b.png", png_bomb(), PNG7))]),
     # base64 and data URLs
@@ -259,24 +284,31 @@ CASES: dict[str, Case] = {
     "base64 with characters outside the alphabet": Case(422, "invalid_image", json=lambda: {"image": "iVBO*w0K"}),
     "data URL of HTML": Case(422, "invalid_image", json=lambda: {"image": "data:text/html;base64," + b64(HTML)}),
     "data URL that is not base64": Case(422, "invalid_image", json=lambda: {"image": "data:image/png,%89PNG"}),
-    "data URL of a bomb": Case(413, "image_too_large",
-                               json=lambda: {"image": "data:image/png;base64," + b64(png_bomb())}),
+    "data URL of a bomb": Case(
+        413, "image_too_large", json=lambda: {"image": "data:image/png;base64," + b64(png_bomb())}
+    ),
     "empty image string": Case(422, "invalid_image", json=lambda: {"image": ""}),
-    "URL-safe base64 data URL": Case(200, None, json=lambda: {
-        "image": "data:image/png;base64," + base64.urlsafe_b64encode(digit_png(7)).decode()}, expect=predicts(7)),
+    "URL-safe base64 data URL": Case(
+        200,
+        None,
+        json=lambda: {"image": "data:image/png;base64," + base64.urlsafe_b64encode(digit_png(7)).decode()},
+        expect=predicts(7),
+    ),
     # JSON
     "JSON that is a list": Case(422, "invalid_request", lambda: b"[1, 2]", "application/json"),
     "JSON that is a string": Case(422, "invalid_request", lambda: b'"7"', "application/json"),
     "JSON that is not JSON": Case(422, "invalid_request", lambda: b"{'image':", "application/json"),
     "JSON in Latin-1": Case(422, "invalid_request", lambda: b'{"image": "\xe9"}', "application/json"),
-    "JSON nested 10000 deep": Case(422, "invalid_request",
-                                   lambda: b'{"pixels": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "application/json"),
+    "JSON nested 10000 deep": Case(
+        422, "invalid_request", lambda: b'{"pixels": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "application/json"
+    ),
     "JSON with neither image nor pixels": Case(422, "invalid_request", json=lambda: {}),
     "JSON with both image and pixels": Case(422, "invalid_request", json=lambda: {"image": "x", "pixels": [[1]]}),
     "JSON with an unknown field": Case(422, "invalid_request", json=lambda: {"pixels": [[1]], "admin": True}),
     "huge number in pixels": Case(422, "invalid_request", lambda: b'{"pixels": [[1e999, 0]]}', "application/json"),
-    "5000-digit integer in pixels": Case(422, "invalid_request", lambda: b'{"pixels": [[' + b"9" * 5000 + b"]]}",
-                                         "application/json"),
+    "5000-digit integer in pixels": Case(
+        422, "invalid_request", lambda: b'{"pixels": [[' + b"9" * 5000 + b"]]}", "application/json"
+    ),
     "NaN in pixels": Case(422, "invalid_request", lambda: b'{"pixels": [[NaN, 0]]}', "application/json"),
     "Infinity in pixels": Case(422, "invalid_request", lambda: b'{"pixels": [[Infinity, 0]]}', "application/json"),
     "-Infinity in pixels": Case(422, "invalid_request", lambda: b'{"pixels": [[-Infinity, 0]]}', "application/json"),
@@ -295,45 +327,63 @@ CASES: dict[str, Case] = {
     "negative top_k": Case(422, "invalid_request", lambda: digit_png(7), PNG7, params={"top_k": "-1"}),
     "top_k of 11": Case(422, "invalid_request", lambda: digit_png(7), PNG7, params={"top_k": "11"}),
     "top_k of 5000 digits": Case(422, "invalid_request", lambda: digit_png(7), PNG7, params={"top_k": "9" * 5000}),
-    "activations not a boolean": Case(422, "invalid_request", lambda: digit_png(7), PNG7,
-                                      params={"activations": "perhaps"}),
+    "activations not a boolean": Case(
+        422, "invalid_request", lambda: digit_png(7), PNG7, params={"activations": "perhaps"}
+    ),
     "unknown model": Case(404, "unknown_model", lambda: digit_png(7), PNG7, params={"model": "gpt"}),
-    "model name with a path": Case(404, "unknown_model", lambda: digit_png(7), PNG7,
-                                   params={"model": "../model/cnn"}),
-    "unknown query parameters are ignored": Case(200, None, lambda: digit_png(7), PNG7,
-                                                 params={"debug": "1", "callback": "x"}, expect=predicts(7)),
-    "60 KB query string": Case(200, None, lambda: digit_png(7), PNG7, params={"pad": "a" * 60_000},
-                               expect=predicts(7)),
-    "32 KB header": Case(200, None, lambda: digit_png(7), PNG7, headers={"X-Pad": "a" * 32_768},
-                         expect=predicts(7)),
-    "100 KB header": Case(431, "request_header_too_large", lambda: digit_png(7), PNG7,
-                          headers={"X-Pad": "a" * 100_000}),
-    "1000 small headers": Case(431, "request_header_too_large", lambda: digit_png(7), PNG7,
-                               headers={f"X-Pad-{i}": "a" * 64 for i in range(1000)}),
+    "model name with a path": Case(404, "unknown_model", lambda: digit_png(7), PNG7, params={"model": "../model/cnn"}),
+    "unknown query parameters are ignored": Case(
+        200, None, lambda: digit_png(7), PNG7, params={"debug": "1", "callback": "x"}, expect=predicts(7)
+    ),
+    "60 KB query string": Case(200, None, lambda: digit_png(7), PNG7, params={"pad": "a" * 60_000}, expect=predicts(7)),
+    "32 KB header": Case(200, None, lambda: digit_png(7), PNG7, headers={"X-Pad": "a" * 32_768}, expect=predicts(7)),
+    "100 KB header": Case(
+        431, "request_header_too_large", lambda: digit_png(7), PNG7, headers={"X-Pad": "a" * 100_000}
+    ),
+    "1000 small headers": Case(
+        431,
+        "request_header_too_large",
+        lambda: digit_png(7),
+        PNG7,
+        headers={f"X-Pad-{i}": "a" * 64 for i in range(1000)},
+    ),
     # other routes
     "GET on predict": Case(405, "method_not_allowed", method="GET"),
     "unknown path": Case(404, "not_found", path="/api/../../etc/passwd", method="GET"),
     "static path escaping its folder": Case(404, "not_found", path="/static/..%2f..%2fapp%2fconfig.py", method="GET"),
-    "unit index out of range": Case(404, "unknown_unit", path="/api/models/cnn/layers/conv1/units/100000",
-                                    method="GET"),
+    "unit index out of range": Case(
+        404, "unknown_unit", path="/api/models/cnn/layers/conv1/units/100000", method="GET"
+    ),
     "unit index negative": Case(404, "unknown_unit", path="/api/models/cnn/layers/conv1/units/-1", method="GET"),
-    "unit of a layer without weights": Case(404, "unknown_unit", path="/api/models/cnn/layers/pool1/units/0",
-                                            method="GET"),
+    "unit of a layer without weights": Case(
+        404, "unknown_unit", path="/api/models/cnn/layers/pool1/units/0", method="GET"
+    ),
     # batches
     "empty batch": Case(422, "invalid_request", path="/api/predict/batch", json=lambda: {"images": []}),
-    "batch of 257": Case(422, "invalid_request", path="/api/predict/batch",
-                         json=lambda: {"images": [b64(digit_png(7, 28))] * 257}),
-    "batch that is not a list": Case(422, "invalid_request", path="/api/predict/batch",
-                                     json=lambda: {"images": b64(digit_png(7))}),
-    "batch with a bad image first": Case(200, None, path="/api/predict/batch",
-                                         json=lambda: {"images": ["not base64!", b64(digit_png(7))]},
-                                         expect=first_error_in_batch("invalid_image")),
-    "batch with a bomb first": Case(200, None, path="/api/predict/batch",
-                                    json=lambda: {"images": [b64(png_bomb()), b64(digit_png(7))]},
-                                    expect=first_error_in_batch("image_too_large")),
+    "batch of 257": Case(
+        422, "invalid_request", path="/api/predict/batch", json=lambda: {"images": [b64(digit_png(7, 28))] * 257}
+    ),
+    "batch that is not a list": Case(
+        422, "invalid_request", path="/api/predict/batch", json=lambda: {"images": b64(digit_png(7))}
+    ),
+    "batch with a bad image first": Case(
+        200,
+        None,
+        path="/api/predict/batch",
+        json=lambda: {"images": ["not base64!", b64(digit_png(7))]},
+        expect=first_error_in_batch("invalid_image"),
+    ),
+    "batch with a bomb first": Case(
+        200,
+        None,
+        path="/api/predict/batch",
+        json=lambda: {"images": [b64(png_bomb()), b64(digit_png(7))]},
+        expect=first_error_in_batch("image_too_large"),
+    ),
     "batch as raw PNG": Case(415, "unsupported_media_type", lambda: digit_png(7), PNG7, path="/api/predict/batch"),
-    "batch with top_k 0": Case(422, "invalid_request", path="/api/predict/batch",
-                               json=lambda: {"images": [b64(digit_png(7))], "top_k": 0}),
+    "batch with top_k 0": Case(
+        422, "invalid_request", path="/api/predict/batch", json=lambda: {"images": [b64(digit_png(7))], "top_k": 0}
+    ),
 }
 
 
@@ -373,6 +423,7 @@ def test_the_catalogue_is_complete() -> None:
 
 
 # --- the limits, on raw sockets -----------------------------------------------------------------------
+
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
     """The status, headers and JSON body of one HTTP/1.1 response with a Content-Length."""
@@ -416,9 +467,10 @@ def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(live_s
 def test_a_client_that_sends_its_whole_oversized_body_first_still_gets_the_413(live_server, chunked):
     """Most clients write the whole body before reading: the server must not reset the connection under them."""
     body = b"\0" * (3 * MiB)
-    content = iter([body[i:i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
-    response = httpx.post(f"{live_server.url}/api/predict", content=content, headers={"Content-Type": "image/png"},
-                          timeout=30)
+    content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
+    response = httpx.post(
+        f"{live_server.url}/api/predict", content=content, headers={"Content-Type": "image/png"}, timeout=30
+    )
     assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
     assert_still_answers(live_server)
 

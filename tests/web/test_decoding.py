@@ -56,8 +56,10 @@ def ink_bits(array: np.ndarray) -> np.ndarray:
 
 # --- formats -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("fmt", "name"), [("PNG", "PNG"), ("JPEG", "JPEG"), ("WEBP", "WEBP"), ("GIF", "GIF"),
-                                           ("BMP", "BMP")])
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("PNG", "PNG"), ("JPEG", "JPEG"), ("WEBP", "WEBP"), ("GIF", "GIF"), ("BMP", "BMP")]
+)
 def test_each_accepted_format_is_sniffed_and_decoded(seven, fmt, name):
     data = encode(seven, fmt)
     assert sniff(data) == name
@@ -89,6 +91,7 @@ def test_corrupt_header_is_invalid():
 
 # --- size limits, from the header ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("width", "height"), [(4097, 10), (10, 5000), (4000, 4001)])
 def test_dimensions_over_the_limits_are_refused_before_decoding(width, height):
     # the file holds no pixel data at all, so refusing it proves the header alone was read
@@ -108,6 +111,7 @@ def test_decompression_bomb_maps_to_image_too_large():
 
 
 # --- frames, orientation, modes -----------------------------------------------------------------
+
 
 def test_animated_image_is_read_from_its_first_frame(seven):
     blank = Image.new("RGB", seven.size, "white")
@@ -147,8 +151,18 @@ def _in_mode(seven: Image.Image, mode: str) -> Image.Image:
 
 
 # The format each mode travels in; no accepted format stores I or F, so those are converted in memory.
-MODE_FORMATS = {"1": "PNG", "L": "PNG", "LA": "PNG", "P": "GIF", "RGB": "BMP", "RGBA": "WEBP", "CMYK": "JPEG",
-                "I;16": "PNG", "I": None, "F": None}
+MODE_FORMATS = {
+    "1": "PNG",
+    "L": "PNG",
+    "LA": "PNG",
+    "P": "GIF",
+    "RGB": "BMP",
+    "RGBA": "WEBP",
+    "CMYK": "JPEG",
+    "I;16": "PNG",
+    "I": None,
+    "F": None,
+}
 
 
 @pytest.mark.parametrize(("mode", "fmt"), MODE_FORMATS.items())
@@ -172,6 +186,7 @@ def test_palette_with_transparency_keeps_its_alpha(seven):
 
 # --- base64 and data URLs -----------------------------------------------------------------------
 
+
 def test_data_url_and_bare_base64_decode_to_the_same_bytes():
     data = png_bytes(stroke_image(DIGIT_STROKES[3], size=56))
     bare = base64.b64encode(data).decode()
@@ -182,8 +197,9 @@ def test_data_url_and_bare_base64_decode_to_the_same_bytes():
     assert decode_base64(base64.urlsafe_b64encode(data).decode()) == data
 
 
-@pytest.mark.parametrize("text", ["", "   ", "not base64!", "data:image/png;base64,", "data:image/png,iVBORw0KGgo=",
-                                  "abcde"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "not base64!", "data:image/png;base64,", "data:image/png,iVBORw0KGgo=", "abcde"]
+)
 def test_bad_base64_is_an_invalid_image(text):
     image_error(lambda: decode_base64(text), 422, "invalid_image")
 
@@ -193,6 +209,7 @@ def test_base64_of_garbage_is_an_invalid_image():
 
 
 # --- pixel grids --------------------------------------------------------------------------------
+
 
 def test_pixels_become_a_float_grid():
     grid = [[0, 0, 0], [0, 255, 0.5], [0, 0, 0]]
@@ -206,10 +223,24 @@ def test_pixels_drawn_bright_on_dark_read_as_the_digit(seven):
     assert np.array_equal(ink_bits(pixels_array(grid)), ink_bits(np.asarray(seven)))
 
 
-@pytest.mark.parametrize("grid", [
-    [], [[]], [1, 2, 3], "pixels", [[1, 2], [3]], [[1, 2], "ab"], [[1, "2"]], [[1, None]], [[True, 0]],
-    [[float("nan"), 0]], [[float("inf"), 0]], [[-1, 0]], [[256, 0]],
-])
+@pytest.mark.parametrize(
+    "grid",
+    [
+        [],
+        [[]],
+        [1, 2, 3],
+        "pixels",
+        [[1, 2], [3]],
+        [[1, 2], "ab"],
+        [[1, "2"]],
+        [[1, None]],
+        [[True, 0]],
+        [[float("nan"), 0]],
+        [[float("inf"), 0]],
+        [[-1, 0]],
+        [[256, 0]],
+    ],
+)
 def test_bad_pixels_are_an_invalid_request(grid):
     image_error(lambda: pixels_array(grid), 422, "invalid_request")
 

@@ -17,8 +17,10 @@ def assert_security_headers(response) -> None:
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/healthz"), ("GET", "/api/models"),
-                                              ("GET", "/no/such/page"), ("POST", "/api/predict")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("GET", "/healthz"), ("GET", "/api/models"), ("GET", "/no/such/page"), ("POST", "/api/predict")],
+)
 def test_security_headers_on_every_response(client, method, path):
     assert_security_headers(client.request(method, path, content=b"x", headers={"Content-Type": "text/plain"}))
 
@@ -63,8 +65,9 @@ def test_cors_when_configured(make_client):
     with make_client(cors_origins=("https://example.org",)) as app_client:
         allowed = app_client.get("/api/models", headers={"Origin": "https://example.org"})
         other = app_client.get("/api/models", headers={"Origin": "https://evil.example"})
-        preflight = app_client.options("/api/predict", headers={"Origin": "https://example.org",
-                                                                "Access-Control-Request-Method": "POST"})
+        preflight = app_client.options(
+            "/api/predict", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+        )
     assert allowed.headers["access-control-allow-origin"] == "https://example.org"
     assert "access-control-allow-origin" not in other.headers
     assert preflight.status_code == 200
@@ -84,8 +87,12 @@ def test_static_files_cannot_escape_their_folder(make_client, tmp_path):
     (tmp_path / "secret.txt").write_text("the contents of a file outside static/")
     with make_client(static_dir=static) as app_client:
         assert app_client.get("/static/app.js").text == "export {};"
-        for path in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/..%2fsecret.txt",
-                     "/static/%2e%2e%2fsecret.txt"):
+        for path in (
+            "/static/../secret.txt",
+            "/static/%2e%2e/secret.txt",
+            "/static/..%2fsecret.txt",
+            "/static/%2e%2e%2fsecret.txt",
+        ):
             response = app_client.get(path)
             assert "outside static" not in response.text
             assert response.status_code == 404

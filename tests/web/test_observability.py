@@ -38,10 +38,12 @@ def test_metrics_are_prometheus_text(client):
 
 def test_a_prediction_moves_the_counters(client, seven_png):
     def counts() -> tuple[float, ...]:
-        return (sample(client, "digitpad_predictions_total", model="cnn", digit="7"),
-                sample(client, "digitpad_inference_duration_seconds_count", model="cnn"),
-                sample(client, "digitpad_http_requests_total", method="POST", route="/api/predict", status="200"),
-                sample(client, "digitpad_http_request_duration_seconds_count", method="POST", route="/api/predict"))
+        return (
+            sample(client, "digitpad_predictions_total", model="cnn", digit="7"),
+            sample(client, "digitpad_inference_duration_seconds_count", model="cnn"),
+            sample(client, "digitpad_http_requests_total", method="POST", route="/api/predict", status="200"),
+            sample(client, "digitpad_http_request_duration_seconds_count", method="POST", route="/api/predict"),
+        )
 
     before = counts()
     response = client.post("/api/predict", content=seven_png, headers={"Content-Type": "image/png"})
@@ -60,11 +62,14 @@ def test_a_batch_counts_each_drawing_it_read(client):
     assert (count(1), count(4)) == (before[0] + 1, before[1] + 2)
 
 
-@pytest.mark.parametrize(("path", "route", "status"), [
-    ("/api/models/cnn/layers/nope/units/0", "/api/models/{name}/layers/{layer}/units/{index}", "404"),
-    ("/static/no-such-file.js", "/static/{path}", "404"),
-    ("/no/such/page", "unmatched", "404"),
-])
+@pytest.mark.parametrize(
+    ("path", "route", "status"),
+    [
+        ("/api/models/cnn/layers/nope/units/0", "/api/models/{name}/layers/{layer}/units/{index}", "404"),
+        ("/static/no-such-file.js", "/static/{path}", "404"),
+        ("/no/such/page", "unmatched", "404"),
+    ],
+)
 def test_requests_are_counted_by_route_template(client, path, route, status):
     before = sample(client, "digitpad_http_requests_total", method="GET", route=route, status=status)
     assert client.get(path).status_code == int(status)
@@ -91,12 +96,17 @@ def test_an_unusable_request_id_is_replaced(client, rid):
 def test_json_access_log_lines_parse(make_client, seven_png, capsys):
     with make_client(access_log="json") as client:
         capsys.readouterr()
-        client.post("/api/predict?activations=false", content=seven_png,
-                    headers={"Content-Type": "image/png", "X-Request-ID": "req-42", "User-Agent": "pytest"})
+        client.post(
+            "/api/predict?activations=false",
+            content=seven_png,
+            headers={"Content-Type": "image/png", "X-Request-ID": "req-42", "User-Agent": "pytest"},
+        )
         client.get("/api/models/cnn/layers/nope/units/0")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["method"], line["route"], line["status"]) for line in lines] == [
-        ("POST", "/api/predict", 200), ("GET", "/api/models/{name}/layers/{layer}/units/{index}", 404)]
+        ("POST", "/api/predict", 200),
+        ("GET", "/api/models/{name}/layers/{layer}/units/{index}", 404),
+    ]
     predict = lines[0]
     assert predict["request_id"] == "req-42" and predict["path"] == "/api/predict"
     assert predict["user_agent"] == "pytest" and predict["bytes"] > 0 and predict["duration_ms"] > 0
@@ -121,8 +131,9 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
 
     def run(code: str) -> str:
-        return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True,
-                              text=True, timeout=60).stdout
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=60
+        ).stdout
 
     for _ in range(2):  # two workers, each predicting one 3
         run("from app.web.observability import observe_prediction; observe_prediction('cnn', 3, 0.002)")

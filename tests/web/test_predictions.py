@@ -38,8 +38,13 @@ def run_in_turns(requests: list[FakeRequest]) -> tuple[list[Any], list[int]]:
         return f"answer {i}".encode()
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(inference.run(request, predictions.ASK_AFTER_S, work, i)  # type: ignore[arg-type]
-                                      for i, request in enumerate(requests)), return_exceptions=True)
+        return await asyncio.gather(
+            *(
+                inference.run(request, predictions.ASK_AFTER_S, work, i)  # type: ignore[arg-type]
+                for i, request in enumerate(requests)
+            ),
+            return_exceptions=True,
+        )
 
     return asyncio.run(main()), ran
 
@@ -71,8 +76,9 @@ def test_an_unknown_exception_still_propagates():
 class RecordedWork:
     """Stands in for the inference work: records what ran, in order, and answers with JSON items."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, request: FakeRequest | None = None,
-                 leaves_after: int = -1) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, request: FakeRequest | None = None, leaves_after: int = -1
+    ) -> None:
         self.ran: list[str] = []
         self.request, self.leaves_after = request, leaves_after
         monkeypatch.setattr(predictions, "_answer_one", self.one)
@@ -92,12 +98,19 @@ class RecordedWork:
 def test_a_batch_runs_in_turns_and_answers_in_order(monkeypatch: pytest.MonkeyPatch):
     work = RecordedWork(monkeypatch)
     sources = [str(i) for i in range(2 * BATCH_TURN + 5)]
-    answer = asyncio.run(answer_batch(None, sources, 2, make_settings(), InferenceTurns(1),  # type: ignore[arg-type]
-                                      FakeRequest(gone=False)))  # type: ignore[arg-type]
+    answer = asyncio.run(
+        answer_batch(
+            None,
+            sources,
+            2,
+            make_settings(),
+            InferenceTurns(1),  # type: ignore[arg-type]
+            FakeRequest(gone=False),
+        )
+    )  # type: ignore[arg-type]
     assert orjson.loads(answer) == {"results": sources}
     last = 2 * BATCH_TURN
-    assert work.ran == [f"batch 0-{BATCH_TURN - 1}", f"batch {BATCH_TURN}-{last - 1}",
-                        f"batch {last}-{last + 4}"]
+    assert work.ran == [f"batch 0-{BATCH_TURN - 1}", f"batch {BATCH_TURN}-{last - 1}", f"batch {last}-{last + 4}"]
 
 
 def test_a_request_arriving_during_a_big_batch_waits_one_turn_not_the_whole_batch(monkeypatch: pytest.MonkeyPatch):
@@ -105,21 +118,41 @@ def test_a_request_arriving_during_a_big_batch_waits_one_turn_not_the_whole_batc
     inference, settings = InferenceTurns(1), make_settings()
 
     async def main() -> None:
-        batch = asyncio.create_task(answer_batch(None, [str(i) for i in range(3 * BATCH_TURN)], 2,  # type: ignore[arg-type]
-                                                 settings, inference, FakeRequest(gone=False)))  # type: ignore[arg-type]
+        batch = asyncio.create_task(
+            answer_batch(
+                None,
+                [str(i) for i in range(3 * BATCH_TURN)],
+                2,  # type: ignore[arg-type]
+                settings,
+                inference,
+                FakeRequest(gone=False),
+            )
+        )  # type: ignore[arg-type]
         await asyncio.sleep(0)  # the batch takes its first turn
         single = answer_one(None, "single", 2, True, settings, inference, FakeRequest(gone=False))  # type: ignore[arg-type]
         await asyncio.gather(batch, single)
 
     asyncio.run(main())
-    assert work.ran == [f"batch 0-{BATCH_TURN - 1}", "single", f"batch {BATCH_TURN}-{2 * BATCH_TURN - 1}",
-                        f"batch {2 * BATCH_TURN}-{3 * BATCH_TURN - 1}"]
+    assert work.ran == [
+        f"batch 0-{BATCH_TURN - 1}",
+        "single",
+        f"batch {BATCH_TURN}-{2 * BATCH_TURN - 1}",
+        f"batch {2 * BATCH_TURN}-{3 * BATCH_TURN - 1}",
+    ]
 
 
 def test_a_batch_whose_client_leaves_stops_after_the_turn_it_is_in(monkeypatch: pytest.MonkeyPatch):
     request = FakeRequest(gone=False)
     work = RecordedWork(monkeypatch, request, leaves_after=2)
     with pytest.raises(ClientGone):
-        asyncio.run(answer_batch(None, [str(i) for i in range(4 * BATCH_TURN)], 2, make_settings(),  # type: ignore[arg-type]
-                                 InferenceTurns(1), request))  # type: ignore[arg-type]
+        asyncio.run(
+            answer_batch(
+                None,
+                [str(i) for i in range(4 * BATCH_TURN)],
+                2,
+                make_settings(),  # type: ignore[arg-type]
+                InferenceTurns(1),
+                request,
+            )
+        )  # type: ignore[arg-type]
     assert work.ran == [f"batch 0-{BATCH_TURN - 1}", f"batch {BATCH_TURN}-{2 * BATCH_TURN - 1}"]

@@ -10,9 +10,17 @@ from app.web.observability import render_metrics
 router = APIRouter(tags=["monitoring"])
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics",
-            responses={200: {"content": {"text/plain": {}, "application/openmetrics-text": {}},
-                             "description": "Prometheus text format, or OpenMetrics when Accept asks for it."}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    responses={
+        200: {
+            "content": {"text/plain": {}, "application/openmetrics-text": {}},
+            "description": "Prometheus text format, or OpenMetrics when Accept asks for it.",
+        }
+    },
+)
 def metrics(request: Request) -> Response:
     """Requests by route and status with latency histograms, inference time by model, predictions by digit.
 

@@ -21,21 +21,37 @@ async def list_models(registry: RegistryDep) -> Response:
     return OrjsonResponse({"default": registry.default, "models": [model_json(m) for m in registry.models.values()]})
 
 
-@router.get("/{name}/layers/{layer}/units/{index}", response_model=UnitOut, responses=error_responses(404, 422),
-            summary="The weights and bias feeding one unit")
-async def unit_weights(registry: RegistryDep,
-                       name: Annotated[str, Path(description="A model from GET /api/models.", examples=["cnn"])],
-                       layer: Annotated[str, Path(description="One of its layers with weights.", examples=["conv1"])],
-                       index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.",
-                                                  examples=[0])],
-                       ) -> Response:
+@router.get(
+    "/{name}/layers/{layer}/units/{index}",
+    response_model=UnitOut,
+    responses=error_responses(404, 422),
+    summary="The weights and bias feeding one unit",
+)
+async def unit_weights(
+    registry: RegistryDep,
+    name: Annotated[str, Path(description="A model from GET /api/models.", examples=["cnn"])],
+    layer: Annotated[str, Path(description="One of its layers with weights.", examples=["conv1"])],
+    index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.", examples=[0])],
+) -> Response:
     model = registry.find(name)
     try:
         weights, bias = model.network.unit_weights(layer, index)
     except (KeyError, IndexError) as exc:
-        raise ApiError("unknown_unit", f"Model {name!r} has no unit {index} in a layer {layer!r} with weights; "
-                                            f"see GET /api/models for its layers and their shapes.") from exc
+        raise ApiError(
+            "unknown_unit",
+            f"Model {name!r} has no unit {index} in a layer {layer!r} with weights; "
+            f"see GET /api/models for its layers and their shapes.",
+        ) from exc
     weights = np.ascontiguousarray(weights, dtype=np.float32)
-    return OrjsonResponse({"model": model.name, "layer": layer, "unit": index, "shape": list(weights.shape),
-                           "bias": bias, "min": float(weights.min()), "max": float(weights.max()),
-                           "weights": weights.reshape(-1)})
+    return OrjsonResponse(
+        {
+            "model": model.name,
+            "layer": layer,
+            "unit": index,
+            "shape": list(weights.shape),
+            "bias": bias,
+            "min": float(weights.min()),
+            "max": float(weights.max()),
+            "weights": weights.reshape(-1),
+        }
+    )

@@ -37,6 +37,13 @@ def page_config(registry: ModelRegistry) -> dict[str, Any]:
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
 async def index(request: Request, registry: RegistryDep, templates: TemplatesDep) -> Response:
     config = page_config(registry)
-    return templates.TemplateResponse(request, "index.html", {
-        "models": config["models"], "default_model": registry.default, "config": config, "version": __version__,
-    })
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "models": config["models"],
+            "default_model": registry.default,
+            "config": config,
+            "version": __version__,
+        },
+    )

@@ -17,30 +17,62 @@ router = APIRouter(prefix="/api/predict", tags=["predict"])
 # No one reads it: the status access logs and metrics record for a request whose client left first.
 CLIENT_CLOSED_REQUEST = 499
 BINARY = {"schema": {"type": "string", "format": "binary"}}
-PREDICT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    **{kind: BINARY for kind in IMAGE_TYPES},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
-                                       "properties": {"image": {"type": "string", "format": "binary"}}}},
-    "application/json": {"schema": PredictJSON.model_json_schema()},
-}}}
-BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": BatchJSON.model_json_schema()},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["images"], "properties": {
-        "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        "model": {"type": "string"}, "top_k": {"type": "integer", "minimum": 1, "maximum": 10}}}},
-}}}
+PREDICT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            **{kind: BINARY for kind in IMAGE_TYPES},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {"image": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/json": {"schema": PredictJSON.model_json_schema()},
+        },
+    }
+}
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": BatchJSON.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["images"],
+                    "properties": {
+                        "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "model": {"type": "string"},
+                        "top_k": {"type": "integer", "minimum": 1, "maximum": 10},
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post("", response_model=PredictionOut, responses=error_responses(404, 408, 413, 415, 422),
-             openapi_extra=PREDICT_BODY, summary="Guess the digit in one drawing")
-async def predict(request: Request, model: ModelDep, inference: InferenceDep, settings: SettingsDep,
-                  top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
-                  activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
-                  ) -> Response:
+@router.post(
+    "",
+    response_model=PredictionOut,
+    responses=error_responses(404, 408, 413, 415, 422),
+    openapi_extra=PREDICT_BODY,
+    summary="Guess the digit in one drawing",
+)
+async def predict(
+    request: Request,
+    model: ModelDep,
+    inference: InferenceDep,
+    settings: SettingsDep,
+    top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
+    activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
+) -> Response:
     """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
     `{"pixels"}`. The format of an image is read from its bytes."""
     source = await read_drawing(request)
@@ -51,10 +83,16 @@ async def predict(request: Request, model: ModelDep, inference: InferenceDep, se
     return _json(answer)
 
 
-@router.post("/batch", response_model=BatchOut, responses=error_responses(404, 408, 413, 415, 422),
-             openapi_extra=BATCH_BODY, summary="Guess the digits in up to 256 drawings")
-async def predict_batch(request: Request, registry: RegistryDep, inference: InferenceDep, settings: SettingsDep
-                        ) -> Response:
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    responses=error_responses(404, 408, 413, 415, 422),
+    openapi_extra=BATCH_BODY,
+    summary="Guess the digits in up to 256 drawings",
+)
+async def predict_batch(
+    request: Request, registry: RegistryDep, inference: InferenceDep, settings: SettingsDep
+) -> Response:
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
     model = registry.find(batch.model)

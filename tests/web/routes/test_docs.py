@@ -29,11 +29,24 @@ def test_docs_page_uses_local_assets_and_allows_only_its_own_inline_script(clien
 def test_openapi_documents_every_endpoint_and_its_errors(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    assert set(paths) >= {"/api/predict", "/api/predict/batch", "/api/models",
-                          "/api/models/{name}/layers/{layer}/units/{index}", "/healthz", "/readyz"}
+    assert set(paths) >= {
+        "/api/predict",
+        "/api/predict/batch",
+        "/api/models",
+        "/api/models/{name}/layers/{layer}/units/{index}",
+        "/healthz",
+        "/readyz",
+    }
     predict = paths["/api/predict"]["post"]
-    assert set(predict["requestBody"]["content"]) == {"image/png", "image/jpeg", "image/webp", "image/gif",
-                                                      "image/bmp", "multipart/form-data", "application/json"}
+    assert set(predict["requestBody"]["content"]) == {
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/gif",
+        "image/bmp",
+        "multipart/form-data",
+        "application/json",
+    }
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("PredictionOut")
     assert predict["responses"]["413"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorOut")
     assert {p["name"] for p in predict["parameters"]} == {"model", "top_k", "activations"}

@@ -23,20 +23,27 @@ def test_models_lists_the_three_shipped_models(client):
     assert models["logreg"]["parameters"] == 784 * 10 + 10
 
 
-@pytest.mark.parametrize(("model", "layer", "index", "shape"), [
-    ("cnn", "conv1", 0, [1, 5, 5]),
-    ("cnn", "conv2", 31, [16, 5, 5]),
-    ("cnn", "fc", 127, [32, 4, 4]),
-    ("cnn", "output", 9, [128]),
-    ("mlp", "hidden", 511, [28, 28]),
-    ("logreg", "output", 3, [28, 28]),
-])
+@pytest.mark.parametrize(
+    ("model", "layer", "index", "shape"),
+    [
+        ("cnn", "conv1", 0, [1, 5, 5]),
+        ("cnn", "conv2", 31, [16, 5, 5]),
+        ("cnn", "fc", 127, [32, 4, 4]),
+        ("cnn", "output", 9, [128]),
+        ("mlp", "hidden", 511, [28, 28]),
+        ("logreg", "output", 3, [28, 28]),
+    ],
+)
 def test_unit_weights_are_shaped_like_the_layer_below(client, model, layer, index, shape):
     response = client.get(f"/api/models/{model}/layers/{layer}/units/{index}")
     assert response.status_code == 200
     body = response.json()
-    assert {k: body[k] for k in ("model", "layer", "unit", "shape")} == {"model": model, "layer": layer,
-                                                                          "unit": index, "shape": shape}
+    assert {k: body[k] for k in ("model", "layer", "unit", "shape")} == {
+        "model": model,
+        "layer": layer,
+        "unit": index,
+        "shape": shape,
+    }
     size = 1
     for n in shape:
         size *= n
@@ -59,9 +66,17 @@ def test_unit_of_an_unknown_model(client):
     assert_error(client.get("/api/models/resnet/layers/conv1/units/0"), 404, "unknown_model")
 
 
-@pytest.mark.parametrize("path", ["cnn/layers/conv9/units/0", "cnn/layers/pool1/units/0", "cnn/layers/input/units/0",
-                                  "cnn/layers/conv1/units/16", "cnn/layers/conv1/units/-1",
-                                  "mlp/layers/hidden/units/512"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "cnn/layers/conv9/units/0",
+        "cnn/layers/pool1/units/0",
+        "cnn/layers/input/units/0",
+        "cnn/layers/conv1/units/16",
+        "cnn/layers/conv1/units/-1",
+        "mlp/layers/hidden/units/512",
+    ],
+)
 def test_unknown_unit(client, path):
     assert_error(client.get(f"/api/models/{path}"), 404, "unknown_unit")
 

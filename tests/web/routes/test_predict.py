@@ -44,8 +44,11 @@ def encoded(digit: int, fmt: str) -> bytes:
 
 # --- input forms ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("fmt", "content_type"), [("PNG", "image/png"), ("JPEG", "image/jpeg"),
-                                                   ("WEBP", "image/webp"), ("GIF", "image/gif"), ("BMP", "image/bmp")])
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif"), ("BMP", "image/bmp")],
+)
 def test_raw_image_body(client, fmt, content_type):
     response = client.post("/api/predict", content=encoded(3, fmt), headers={"Content-Type": content_type})
     assert response.status_code == 200, response.text
@@ -97,8 +100,11 @@ def test_json_pixels_bright_on_dark(client):
 
 @pytest.mark.parametrize("model", ["cnn", "mlp", "logreg"])
 def test_query_model_top_k_and_no_activations(client, seven_png, model):
-    response = client.post(f"/api/predict?model={model}&top_k=5&activations=false", content=seven_png,
-                           headers={"Content-Type": "image/png"})
+    response = client.post(
+        f"/api/predict?model={model}&top_k=5&activations=false",
+        content=seven_png,
+        headers={"Content-Type": "image/png"},
+    )
     assert response.status_code == 200
     assert_prediction(response.json(), 7, model=model, top_k=5, layers=False)
 
@@ -127,9 +133,13 @@ def test_activations_are_encoded_compactly_and_decode_to_their_shapes(client, se
 
 # --- errors, one per row of the table -----------------------------------------------------
 
+
 def test_body_over_the_limit_is_refused_from_its_content_length(client):
-    body = assert_error(client.post("/api/predict", content=b"\0" * (2 * 1024 * 1024 + 1),
-                                    headers={"Content-Type": "image/png"}), 413, "payload_too_large")
+    body = assert_error(
+        client.post("/api/predict", content=b"\0" * (2 * 1024 * 1024 + 1), headers={"Content-Type": "image/png"}),
+        413,
+        "payload_too_large",
+    )
     assert "2,097,152" in body["detail"]
 
 
@@ -141,14 +151,16 @@ def test_body_over_the_limit_is_refused_while_streaming(client):
             sent.append(1)
             yield b"\0" * 65536
 
-    assert_error(client.post("/api/predict", content=chunks(), headers={"Content-Type": "image/png"}),
-                 413, "payload_too_large")
+    assert_error(
+        client.post("/api/predict", content=chunks(), headers={"Content-Type": "image/png"}), 413, "payload_too_large"
+    )
 
 
 def test_image_dimensions_over_the_limit(client):
     wide = png_bytes(Image.new("L", (4097, 4), 255))
-    body = assert_error(client.post("/api/predict", content=wide, headers={"Content-Type": "image/png"}),
-                        413, "image_too_large")
+    body = assert_error(
+        client.post("/api/predict", content=wide, headers={"Content-Type": "image/png"}), 413, "image_too_large"
+    )
     assert "4097x4" in body["detail"]
 
 
@@ -161,8 +173,7 @@ def test_unsupported_content_type(client, seven_png, content_type):
 
 @pytest.mark.parametrize("data", [b"", b"definitely not a png", digit_png(1)[:300]])
 def test_undecodable_image(client, data):
-    assert_error(client.post("/api/predict", content=data, headers={"Content-Type": "image/png"}),
-                 422, "invalid_image")
+    assert_error(client.post("/api/predict", content=data, headers={"Content-Type": "image/png"}), 422, "invalid_image")
 
 
 @pytest.mark.parametrize("image", ["###", "data:image/png;base64,@@@@", base64.b64encode(b"GIF89a junk").decode()])
@@ -173,20 +184,27 @@ def test_bad_base64_or_undecodable_json_image(client, image):
 @pytest.mark.parametrize("form", ["raw", "json"])
 def test_drawing_with_no_ink(client, form):
     blank = png_bytes(Image.new("RGB", (280, 280), "white"))
-    response = (client.post("/api/predict", content=blank, headers={"Content-Type": "image/png"}) if form == "raw"
-                else client.post("/api/predict", json={"pixels": [[0] * 50] * 50}))
+    response = (
+        client.post("/api/predict", content=blank, headers={"Content-Type": "image/png"})
+        if form == "raw"
+        else client.post("/api/predict", json={"pixels": [[0] * 50] * 50})
+    )
     assert_error(response, 422, "empty_drawing")
 
 
 @pytest.mark.parametrize("query", ["top_k=0", "top_k=11", "top_k=two", "activations=maybe"])
 def test_bad_query_parameters(client, seven_png, query):
-    body = assert_error(client.post(f"/api/predict?{query}", content=seven_png, headers={"Content-Type": "image/png"}),
-                        422, "invalid_request")
+    body = assert_error(
+        client.post(f"/api/predict?{query}", content=seven_png, headers={"Content-Type": "image/png"}),
+        422,
+        "invalid_request",
+    )
     assert query.split("=")[0] in body["detail"]
 
 
-@pytest.mark.parametrize("payload", [{}, {"picture": "x"}, {"image": "x", "pixels": [[1]]}, {"image": 5},
-                                     [1, 2], "just a string"])
+@pytest.mark.parametrize(
+    "payload", [{}, {"picture": "x"}, {"image": "x", "pixels": [[1]]}, {"image": 5}, [1, 2], "just a string"]
+)
 def test_json_without_exactly_one_of_image_or_pixels(client, payload):
     assert_error(client.post("/api/predict", json=payload), 422, "invalid_request")
 
@@ -196,11 +214,26 @@ def test_json_that_does_not_parse(client):
     assert_error(response, 422, "invalid_request")
 
 
-@pytest.mark.parametrize("pixels", ["[[1, 2], [3]]", "[1, 2, 3]", "[[[1]]]", '[["a", 0]]', "[[NaN, 0]]",
-                                    "[[Infinity, 0]]", "[[256, 0]]", "[[-1, 0]]", "[[true, 0]]", "[]", "[[]]"])
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        "[[1, 2], [3]]",
+        "[1, 2, 3]",
+        "[[[1]]]",
+        '[["a", 0]]',
+        "[[NaN, 0]]",
+        "[[Infinity, 0]]",
+        "[[256, 0]]",
+        "[[-1, 0]]",
+        "[[true, 0]]",
+        "[]",
+        "[[]]",
+    ],
+)
 def test_pixels_of_the_wrong_shape_or_type(client, pixels):
-    response = client.post("/api/predict", content=f'{{"pixels": {pixels}}}'.encode(),
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/predict", content=f'{{"pixels": {pixels}}}'.encode(), headers={"Content-Type": "application/json"}
+    )
     assert_error(response, 422, "invalid_request")
 
 
@@ -210,18 +243,25 @@ def test_multipart_without_the_image_field(client, seven_png):
 
 
 def test_unknown_model(client, seven_png):
-    body = assert_error(client.post("/api/predict?model=resnet", content=seven_png,
-                                    headers={"Content-Type": "image/png"}), 404, "unknown_model")
+    body = assert_error(
+        client.post("/api/predict?model=resnet", content=seven_png, headers={"Content-Type": "image/png"}),
+        404,
+        "unknown_model",
+    )
     assert "resnet" in body["detail"] and "cnn" in body["detail"]
 
 
 def test_pixels_larger_than_the_image_limits(client):
-    response = client.post("/api/predict", content=json.dumps({"pixels": [[0] * 4097]}).encode(),
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/predict",
+        content=json.dumps({"pixels": [[0] * 4097]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(response, 413, "image_too_large")
 
 
 # --- batch ----------------------------------------------------------------------------------------
+
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -229,8 +269,15 @@ def b64(data: bytes) -> str:
 
 def test_batch_json_gives_results_in_order_with_errors_in_place(client):
     blank = png_bytes(Image.new("RGB", (280, 280), "white"))
-    images = [b64(digit_png(1)), "not base64!", "data:image/png;base64," + b64(digit_png(7)), b64(blank),
-              b64(b"not an image"), b64(png_bytes(Image.new("L", (5000, 2), 255))), b64(digit_png(4))]
+    images = [
+        b64(digit_png(1)),
+        "not base64!",
+        "data:image/png;base64," + b64(digit_png(7)),
+        b64(blank),
+        b64(b"not an image"),
+        b64(png_bytes(Image.new("L", (5000, 2), 255))),
+        b64(digit_png(4)),
+    ]
     response = client.post("/api/predict/batch", json={"images": images, "model": "mlp", "top_k": 3})
     assert response.status_code == 200
     results = response.json()["results"]
@@ -275,8 +322,8 @@ def test_a_batch_over_several_turns_keeps_its_order_and_its_pixel_budget(make_cl
     assert len(results) == len(images)
     assert results[5]["error"]["code"] == "invalid_image"
     # the failed one decoded no pixels, so one more drawing than `fits` is read
-    assert all("prediction" in r for i, r in enumerate(results[:fits + 1]) if i != 5)
-    for result in results[fits + 1:]:
+    assert all("prediction" in r for i, r in enumerate(results[: fits + 1]) if i != 5)
+    for result in results[fits + 1 :]:
         assert result["error"]["code"] == "image_too_large"
         assert "batch's limit" in result["error"]["detail"]
 
@@ -297,23 +344,29 @@ def test_batch_empty_or_over_256(client, count):
 
 
 def test_batch_multipart_without_images(client):
-    assert_error(client.post("/api/predict/batch", files={"other": ("x.png", b"x", "image/png")}),
-                 422, "invalid_request")
+    assert_error(
+        client.post("/api/predict/batch", files={"other": ("x.png", b"x", "image/png")}), 422, "invalid_request"
+    )
 
 
 def test_batch_unknown_model(client):
-    assert_error(client.post("/api/predict/batch", json={"images": [b64(digit_png(1))], "model": "nope"}),
-                 404, "unknown_model")
+    assert_error(
+        client.post("/api/predict/batch", json={"images": [b64(digit_png(1))], "model": "nope"}), 404, "unknown_model"
+    )
 
 
 def test_batch_bad_top_k(client):
-    assert_error(client.post("/api/predict/batch", json={"images": [b64(digit_png(1))], "top_k": 0}),
-                 422, "invalid_request")
+    assert_error(
+        client.post("/api/predict/batch", json={"images": [b64(digit_png(1))], "top_k": 0}), 422, "invalid_request"
+    )
 
 
 def test_batch_refuses_raw_images(client, seven_png):
-    assert_error(client.post("/api/predict/batch", content=seven_png, headers={"Content-Type": "image/png"}),
-                 415, "unsupported_media_type")
+    assert_error(
+        client.post("/api/predict/batch", content=seven_png, headers={"Content-Type": "image/png"}),
+        415,
+        "unsupported_media_type",
+    )
 
 
 def test_batch_body_over_its_own_limit(make_client):
@@ -332,8 +385,11 @@ def test_inference_runs_off_the_event_loop(make_client, seven_png, monkeypatch):
 
     monkeypatch.setattr("app.web.predictions._answer_one", slow_predict)
     with make_client() as app_client:
-        worker = threading.Thread(target=app_client.post, args=("/api/predict",),
-                                  kwargs={"content": seven_png, "headers": {"Content-Type": "image/png"}})
+        worker = threading.Thread(
+            target=app_client.post,
+            args=("/api/predict",),
+            kwargs={"content": seven_png, "headers": {"Content-Type": "image/png"}},
+        )
         worker.start()
         time.sleep(0.2)
         start = time.perf_counter()
