@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.servers import HOST, ServerDidNotStart, free_port, stop, wait_until_ready
+from tests import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
@@ -27,7 +25,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SERVER_START_S = 90
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 
@@ -48,23 +45,16 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
+def server(chromium_path: str) -> Iterator[str]:
     """`python -m app serve` on a free port, ready once its models are loaded."""
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            try:
-                wait_until_ready(process, f"{base}/readyz", SERVER_START_S)
-            except ServerDidNotStart as exc:
-                pytest.fail(f"{exc}:\n{log_path.read_text()}")
-            yield base
-        finally:
-            stop(process, timeout=15)
+    try:
+        live = servers.start()
+    except servers.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
+    try:
+        yield live.url
+    finally:
+        servers.stop(live, timeout=15)
 
 
 @pytest.fixture(scope="session")

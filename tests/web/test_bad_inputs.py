@@ -14,8 +14,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -30,9 +28,10 @@ import pytest
 from PIL import Image
 
 from app.web.middleware import DRAIN_BYTES
+from tests import servers
 from tests.conftest import make_settings
 from tests.factories import DIGIT_STROKES, digit_png, stroke_image
-from tests.servers import HOST, ServerDidNotStart, free_port, wait_until_ready
+from tests.servers import HOST
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY_TIMEOUT = 1.5  # seconds, short so the slow-body cases stay quick
@@ -41,62 +40,35 @@ HEAD_TIMEOUT = 1.5
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    host: str
-    port: int
-    process: subprocess.Popen[str]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    port = free_port()
+def live_server() -> Iterator[servers.Server]:
     env = {
-        **os.environ,
         "DIGITPAD_MODEL_DIR": str(make_settings().model_dir),
         "DIGITPAD_BODY_TIMEOUT": str(BODY_TIMEOUT),
         "DIGITPAD_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE_TIMEOUT),
         "DIGITPAD_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
         "DIGITPAD_LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = LiveServer(HOST, port, process)
     try:
-        wait_until_ready(process, f"{server.url}/healthz", 60)
-    except ServerDidNotStart as exc:
-        process.kill()
-        pytest.fail(f"{exc}:\n{process.communicate()[0]}")
+        server = servers.start(env, ready="/healthz")
+    except servers.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     try:
         yield server
     finally:
-        process.terminate()
-        try:
-            output = process.communicate(timeout=20)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        servers.stop(server)
+    output = server.output()
     # Nothing a client sent may have crashed a handler: the server logs those as unexpected errors.
     assert "Unexpected error" not in output and "Traceback" not in output, output
 
 
 @pytest.fixture(scope="session")
-def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+def http(live_server: servers.Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         yield client
 
 
-def assert_still_answers(live_server: LiveServer) -> None:
+def assert_still_answers(live_server: servers.Server) -> None:
     assert live_server.process.poll() is None, "the server died"
     response = httpx.get(f"{live_server.url}/api/models", timeout=10)  # a fresh connection
     assert response.status_code == 200
@@ -388,7 +360,7 @@ CASES: dict[str, Case] = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name: str, http: httpx.Client, live_server: LiveServer) -> None:
+def test_bad_input(name: str, http: httpx.Client, live_server: servers.Server) -> None:
     case = CASES[name]
     headers = dict(case.headers)
     if case.content_type:
@@ -442,8 +414,8 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, A
     return int(lines[0].split()[1]), headers, json.loads(body)
 
 
-def connect(server: LiveServer, timeout: float = 10) -> socket.socket:
-    sock = socket.create_connection((server.host, server.port), timeout=timeout)
+def connect(server: servers.Server, timeout: float = 10) -> socket.socket:
+    sock = socket.create_connection((HOST, server.port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -452,7 +424,7 @@ def request_head(path: str, content_type: str, extra: str) -> bytes:
     return f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n{extra}\r\n".encode()
 
 
-def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(live_server: LiveServer) -> None:
+def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         sock.sendall(request_head("/api/predict", "image/png", f"Content-Length: {3 * MiB}\r\n"))
         status, headers, body = read_response(sock)  # no byte of the body has been sent
@@ -475,7 +447,7 @@ def test_a_client_that_sends_its_whole_oversized_body_first_still_gets_the_413(l
     assert_still_answers(live_server)
 
 
-def test_batch_content_length_over_its_limit_is_refused(live_server: LiveServer) -> None:
+def test_batch_content_length_over_its_limit_is_refused(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         sock.sendall(request_head("/api/predict/batch", "application/json", f"Content-Length: {33 * MiB}\r\n"))
         status, _, body = read_response(sock)
@@ -484,7 +456,7 @@ def test_batch_content_length_over_its_limit_is_refused(live_server: LiveServer)
 
 
 @pytest.mark.slow
-def test_chunked_body_over_the_limit_is_cut_off_while_streaming(live_server: LiveServer) -> None:
+def test_chunked_body_over_the_limit_is_cut_off_while_streaming(live_server: servers.Server) -> None:
     chunk = b"%x\r\n" % 65536 + b"\0" * 65536 + b"\r\n"
     sent = 0
     with connect(live_server) as sock:
@@ -504,7 +476,7 @@ def test_chunked_body_over_the_limit_is_cut_off_while_streaming(live_server: Liv
 
 
 @pytest.mark.slow
-def test_a_body_sent_slowly_is_timed_out(live_server: LiveServer) -> None:
+def test_a_body_sent_slowly_is_timed_out(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         sock.sendall(request_head("/api/predict", "image/png", "Content-Length: 1000\r\n"))
         started = time.monotonic()
@@ -519,7 +491,7 @@ def test_a_body_sent_slowly_is_timed_out(live_server: LiveServer) -> None:
 
 
 @pytest.mark.slow
-def test_a_body_trickled_byte_by_byte_is_timed_out(live_server: LiveServer) -> None:
+def test_a_body_trickled_byte_by_byte_is_timed_out(live_server: servers.Server) -> None:
     """Each byte arrives well within any idle timeout, but the whole body would take a minute."""
     with connect(live_server) as sock:
         sock.sendall(request_head("/api/predict", "image/png", "Content-Length: 600\r\n"))
@@ -542,7 +514,7 @@ def test_a_body_trickled_byte_by_byte_is_timed_out(live_server: LiveServer) -> N
     assert_still_answers(live_server)
 
 
-def test_an_idle_keep_alive_connection_is_closed(live_server: LiveServer) -> None:
+def test_an_idle_keep_alive_connection_is_closed(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert read_response(sock)[0] == 200
@@ -564,7 +536,7 @@ def test_a_batch_decodes_no_more_pixels_than_its_budget(make_client):
     assert results[5]["error"]["code"] == "invalid_image"  # what is wrong with an image still comes first
 
 
-def test_a_url_over_the_head_limit_is_refused(live_server: LiveServer) -> None:
+def test_a_url_over_the_head_limit_is_refused(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         sock.sendall(b"GET /healthz?" + b"a" * 200_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
         status, headers, body = read_response(sock)
@@ -573,7 +545,7 @@ def test_a_url_over_the_head_limit_is_refused(live_server: LiveServer) -> None:
     assert_still_answers(live_server)
 
 
-def test_an_endless_header_is_cut_off(live_server: LiveServer) -> None:
+def test_an_endless_header_is_cut_off(live_server: servers.Server) -> None:
     """httptools would buffer one header as long as it grows: the server stops reading at the head limit."""
     sent = 0
     with connect(live_server) as sock:
@@ -588,7 +560,7 @@ def test_an_endless_header_is_cut_off(live_server: LiveServer) -> None:
     assert_still_answers(live_server)
 
 
-def test_a_connection_that_sends_nothing_is_closed(live_server: LiveServer) -> None:
+def test_a_connection_that_sends_nothing_is_closed(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         started = time.monotonic()
         assert sock.recv(1) == b""
@@ -596,7 +568,7 @@ def test_a_connection_that_sends_nothing_is_closed(live_server: LiveServer) -> N
 
 
 @pytest.mark.slow
-def test_headers_sent_slowly_are_timed_out(live_server: LiveServer) -> None:
+def test_headers_sent_slowly_are_timed_out(live_server: servers.Server) -> None:
     with connect(live_server) as sock:
         started = time.monotonic()
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
