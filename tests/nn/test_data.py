@@ -13,7 +13,7 @@ import pytest
 
 from app.nn import data
 from app.nn.preprocess import preprocess
-from tests.nn.conftest import DATA_DIR
+from tests.factories import TEST_DATA_DIR
 
 
 def test_reads_gzip_and_raw_idx(tmp_path, mnist_test):
@@ -21,7 +21,7 @@ def test_reads_gzip_and_raw_idx(tmp_path, mnist_test):
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     raw = tmp_path / "t10k-labels-idx1-ubyte"
-    raw.write_bytes(gzip.decompress((DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    raw.write_bytes(gzip.decompress((TEST_DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()))
     np.testing.assert_array_equal(data.read_idx(raw), labels)
 
 
@@ -57,7 +57,7 @@ def test_downloads_missing_files_and_verifies_them(tmp_path, mirror, mnist_test,
     url, root = mirror
     for name in data.MNIST_FILES["test"]:
         # a mirror may compress differently: the check is on the uncompressed bytes
-        content = gzip.decompress((DATA_DIR / f"{name}.gz").read_bytes())
+        content = gzip.decompress((TEST_DATA_DIR / f"{name}.gz").read_bytes())
         (root / f"{name}.gz").write_bytes(gzip.compress(content, compresslevel=1))
     target = tmp_path / "data"
     images, _ = data.load_mnist(target, "test", mirrors=[url])
@@ -73,7 +73,7 @@ def test_a_mirror_with_wrong_bytes_is_skipped(tmp_path, mirror):
     (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x01" + b"\0\0\0\x01" + b"\x07"))
     good = root / "good"
     good.mkdir()
-    (good / "t10k-labels-idx1-ubyte.gz").write_bytes((DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (good / "t10k-labels-idx1-ubyte.gz").write_bytes((TEST_DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
     path = data.download_mnist_file(tmp_path, "t10k-labels-idx1-ubyte", [url + "bad/", url + "missing/", url + "good/"])
     assert data.read_idx(path).shape == (10000,)
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 
 @schemathesis.serializer("image/bmp")

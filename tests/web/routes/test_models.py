@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.routes.test_predict import assert_error
+from tests.factories import assert_error
 
 
 def test_models_lists_the_three_shipped_models(client):

@@ -12,17 +12,7 @@ import pytest
 from PIL import Image
 
 from app.web.predictions import BATCH_TURN
-from tests.factories import DIGIT_STROKES, digit_png, png_bytes, stroke_image
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"detail", "code"}
-    assert body["code"] == code
-    assert body["detail"].endswith(".") and len(body["detail"]) > 20
-    return body
+from tests.factories import DIGIT_STROKES, assert_error, digit_png, png_bytes, stroke_image
 
 
 def assert_prediction(body: dict, digit: int, model: str = "cnn", top_k: int = 2, layers: bool = True) -> None:
@@ -141,19 +131,6 @@ def test_body_over_the_limit_is_refused_from_its_content_length(client):
         "payload_too_large",
     )
     assert "2,097,152" in body["detail"]
-
-
-def test_body_over_the_limit_is_refused_while_streaming(client):
-    sent = []
-
-    def chunks():  # no Content-Length: the server must count as the body arrives
-        for _ in range(100):
-            sent.append(1)
-            yield b"\0" * 65536
-
-    assert_error(
-        client.post("/api/predict", content=chunks(), headers={"Content-Type": "image/png"}), 413, "payload_too_large"
-    )
 
 
 def test_image_dimensions_over_the_limit(client):
