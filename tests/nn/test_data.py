@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from app.nn import data
-from app.nn.preprocess import preprocess
+from app.nn.preprocess import binarize, preprocess
 from tests.factories import TEST_DATA_DIR
 
 
@@ -140,3 +141,40 @@ def test_pen_strokes_render_as_a_round_pen(tmp_path):
     assert image[140, 56 - 14 + 2] == 255  # the round cap reaches past the stroke's end
     pre = preprocess(image)
     assert pre.bits.sum() > 0
+
+
+@pytest.mark.slow
+def test_the_packaged_test_set_is_the_preprocessed_mnist_test_set(mnist_test):
+    images, labels = mnist_test
+    bits, packaged_labels = data.bundled_mnist("test")
+    np.testing.assert_array_equal(packaged_labels, labels)
+    np.testing.assert_array_equal(bits, binarize(data.mnist_inputs(images)))
+
+
+def test_the_packaged_training_set_has_every_digit():
+    bits, labels = data.bundled_mnist("train")
+    assert bits.shape == (60000, 28, 28) and bits.dtype == np.uint8 and set(np.unique(bits)) == {0, 1}
+    assert np.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert bits.reshape(len(bits), -1).sum(axis=1).min() > 0  # every digit has ink
+
+
+def test_pack_and_load_round_trip(tmp_path, mnist_test):
+    images, labels = mnist_test[0][:50], mnist_test[1][:50]
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in ("train", "t10k"):
+        (folder / f"{name}-images-idx3-ubyte").write_bytes(
+            b"\0\0\x08\x03" + struct.pack(">III", 50, 28, 28) + images.tobytes()
+        )
+        (folder / f"{name}-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01" + struct.pack(">I", 50) + labels.tobytes())
+    paths = data.pack_mnist(folder, tmp_path / "out")
+    assert [p.name for p in paths] == ["mnist-train.npz", "mnist-test.npz"]
+    for split in ("train", "test"):
+        bits, packaged_labels = data.bundled_mnist(split, tmp_path / "out")
+        np.testing.assert_array_equal(bits, binarize(data.mnist_inputs(images)))
+        np.testing.assert_array_equal(packaged_labels, labels)
+
+
+def test_a_missing_packaged_set_says_how_to_remake_it(tmp_path):
+    with pytest.raises(data.DataError, match="digitpad pack-mnist"):
+        data.bundled_mnist("test", tmp_path)
