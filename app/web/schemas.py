@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # A 7 drawn on a 28x28 pad, and a 1 as a grid of grey levels: the examples /docs and schema tests send.
@@ -22,6 +22,38 @@ ONE_PIXELS: JsonValue = [
     [0, 0, 255, 0, 0],
     [0, 0, 0, 0, 0],
 ]
+# A 7 as the network's own 28x28 input, row by row: the `bits` example.
+SEVEN_ROWS = (
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000111111111111110000000",
+    "0000000111111111111110000000",
+    "0000000000000000001110000000",
+    "0000000000000000011100000000",
+    "0000000000000000011100000000",
+    "0000000000000000011100000000",
+    "0000000000000000111000000000",
+    "0000000000000001110000000000",
+    "0000000000000001110000000000",
+    "0000000000000001110000000000",
+    "0000000000000011100000000000",
+    "0000000000000111000000000000",
+    "0000000000000111000000000000",
+    "0000000000000111000000000000",
+    "0000000000001110000000000000",
+    "0000000000011100000000000000",
+    "0000000000011100000000000000",
+    "0000000000011100000000000000",
+    "0000000000111000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+)
+SEVEN_BITS = "".join(SEVEN_ROWS)
 TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
 
 
@@ -31,10 +63,11 @@ class ErrorOut(BaseModel):
 
 
 class PredictJSON(BaseModel):
-    """One drawing as JSON: either an encoded image or a grid of grey levels."""
+    """One drawing as JSON: an encoded image, a grid of grey levels, or the network's own input."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}, {"bits": SEVEN_BITS}]},
     )
 
     image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
@@ -42,10 +75,25 @@ class PredictJSON(BaseModel):
         None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length."
     )
 
+    bits: str | None = Field(
+        None,
+        pattern=r"^[01]{784}$",
+        description="The network's own 28x28 input: 784 characters of 0 and 1, row by row, used as it is "
+        "(no preprocessing).",
+    )
+
+    @field_validator("bits", mode="before")
+    @classmethod
+    def _bit_string(cls, value: object) -> object:
+        if isinstance(value, str) and (len(value) != 784 or value.strip("01")):
+            what = f"{len(value)} characters" if len(value) != 784 else "characters other than 0 and 1"
+            raise ValueError(f"`bits` must be 784 characters of 0 and 1, row by row; it has {what}")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictJSON:
-        if (self.image is None) == (self.pixels is None):
-            raise ValueError("send exactly one of `image` or `pixels`")
+        if sum(value is not None for value in (self.image, self.pixels, self.bits)) != 1:
+            raise ValueError("send exactly one of `image`, `pixels` or `bits`")
         return self
 
 

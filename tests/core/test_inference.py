@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from app.config import MODEL_DIR
-from app.core.errors import EmptyDrawing
-from app.core.inference import elapsed_ms, predict, predict_all, predict_image, prepare, top_guesses
+from app.core.errors import DigitPadError, EmptyDrawing
+from app.core.inference import elapsed_ms, input_from_bits, predict, predict_all, predict_image, prepare, top_guesses
 from app.nn.network import Model, load_model
 from tests.factories import DIGIT_STROKES, stroke_image
 
@@ -71,3 +71,19 @@ def test_ties_go_to_the_smaller_digit():
 
 def test_elapsed_milliseconds():
     assert elapsed_ms(1.0, 1.0025) == 2.5
+
+
+def test_bits_are_the_input_as_they_are():
+    pre = input_from_bits("0" * 392 + "1" * 28 + "0" * 364)
+    assert pre.bits.dtype == np.uint8 and pre.bits.shape == (28, 28)
+    assert pre.bits[14].tolist() == [1] * 28 and pre.bits.sum() == 28
+    assert pre.bit_string() == "0" * 392 + "1" * 28 + "0" * 364
+
+
+@pytest.mark.parametrize(
+    ("bits", "code"), [("0" * 784, "empty_drawing"), ("1" * 783, "invalid_request"), ("x" * 784, "invalid_request")]
+)
+def test_bits_that_are_no_input_are_refused(bits, code):
+    with pytest.raises(DigitPadError) as caught:
+        input_from_bits(bits)
+    assert caught.value.code == code
