@@ -25,6 +25,9 @@ STATUS = {
     "unsupported_media_type": 415,
     "unknown_model": 404,
     "unknown_unit": 404,
+    "unknown_job": 404,
+    "no_model": 409,
+    "too_busy": 429,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,
@@ -52,7 +55,11 @@ def error_response(
 
 
 def problem_response(exc: DigitPadError) -> Response:
-    return error_response(exc.code, exc.detail, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # a 429 says when to come back
+        headers = {**(headers or {}), "Retry-After": str(int(retry_after))}
+    return error_response(exc.code, exc.detail, headers)
 
 
 def validation_detail(errors: list[Any]) -> str:
