@@ -119,7 +119,7 @@ def train(run: RunFiles, options: dict[str, Any]) -> None:
 
     max_seconds = float(options.get("max_seconds", 300))
     try:
-        result = lab.run(settings, name, emit, watcher.should_stop, deadline=time.monotonic() + max_seconds)
+        result = lab.run(settings, name, emit, watcher.should_stop, max_seconds=max_seconds)
     except lab.Diverged as exc:
         finish(run, "diverged", exc.event())
     except lab.Cancelled as exc:

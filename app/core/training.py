@@ -452,8 +452,8 @@ class TrainingService:
             status = state.get("status") if state else None
             cached = status in CACHED and (status == "diverged" or run.model_path.is_file())
             if not cached and status not in ACTIVE:
-                active = self._active()
-                states = {k: self.run_files(k).state() or {} for k in active}
+                states = {k: self.run_files(k).state() or {} for k in self._active()}
+                active = [k for k, st in states.items() if st.get("status") in ACTIVE]
                 if len(active) >= self.limits.workers + self.limits.queue:
                     raise TooBusy(
                         f"The training queue is full: {len(active)} runs are training or waiting, "
@@ -463,8 +463,8 @@ class TrainingService:
                 mine = [k for k in active if states[k].get("client") == client]
                 if len(mine) >= self.limits.per_client:
                     raise TooBusy(
-                        f"You already have {len(mine)} runs training or waiting, the most one client may "
-                        "have; wait for one to finish, or stop it.",
+                        f"You already have {len(mine)} run{'s' * (len(mine) != 1)} training or waiting, the most "
+                        "one client may have; wait for one to finish, or stop it.",
                         self._retry_after(mine),
                     )
                 run.reset()

@@ -11,7 +11,7 @@ test accuracy. Nothing is augmented and nothing is downloaded. A run is determin
 `run` reports as it goes through `emit(kind, data)`: `progress` events (the average log-likelihood of the
 steps since the last event, accuracies, the first layer's weights now and then, one validation digit's
 probabilities), and returns the model with its figures. It raises Diverged when the log-likelihood stops
-being a number, Cancelled when `should_stop` says so, TimeLimit past `deadline`.
+being a number, Cancelled when `should_stop` says so, TimeLimit past `max_seconds`.
 """
 
 from __future__ import annotations
@@ -153,7 +153,10 @@ def _hidden(architecture: str, hidden: Any) -> tuple[int, ...]:
         if most == 0:
             raise LabSettingsError("Softmax regression has no hidden layer: leave `hidden` out.")
         span = f"{fewest} or {most}" if most - fewest == 1 else f"{fewest} to {most}"
-        raise LabSettingsError(f"An {architecture} takes {span} hidden layers in `hidden`; it has {len(hidden)}.")
+        article = "An" if architecture == "mlp" else "A"
+        raise LabSettingsError(
+            f"{article} {architecture} takes {span} hidden layers in `hidden`; it has {len(hidden)}."
+        )
     for units in hidden:
         if not HIDDEN_UNITS.contains(units):
             raise LabSettingsError(f"A hidden layer must have {HIDDEN_UNITS.describe()} units; one has {units}.")
@@ -342,15 +345,15 @@ class _Reporter:
         lab: LabData,
         emit: Emit,
         should_stop: Callable[[], str | None] | None,
-        deadline: float | None,
+        max_seconds: float | None,
         clock: Callable[[], float],
     ) -> None:
-        self.settings, self.lab, self.emit, self.should_stop, self.deadline, self.clock = (
+        self.settings, self.lab, self.emit, self.should_stop, self.max_seconds, self.clock = (
             settings,
             lab,
             emit,
             should_stop,
-            deadline,
+            max_seconds,
             clock,
         )
         self.start = self.last_event = self.last_report = clock()
@@ -390,9 +393,9 @@ class _Reporter:
         reason = self.should_stop() if self.should_stop is not None else None
         if reason:
             raise Cancelled(reason)
-        if self.deadline is not None and now > self.deadline:
+        if self.max_seconds is not None and now - self.start > self.max_seconds:
             raise TimeLimit(
-                f"The run passed its time limit of {self.deadline - self.start:.0f} s in epoch {report.epoch} "
+                f"The run passed its time limit of {self.max_seconds:g} s in epoch {report.epoch} "
                 f"of {self.settings.epochs} and was stopped; train for fewer epochs, on fewer digits or a "
                 "smaller network."
             )
@@ -489,14 +492,14 @@ def run(
     name: str,
     emit: Emit,
     should_stop: Callable[[], str | None] | None = None,
-    deadline: float | None = None,
+    max_seconds: float | None = None,
     lab: LabData | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> LabResult:
     """Train the network the settings describe, reporting through `emit`; the model (called `name`) and its
-    figures. Raises Diverged, Cancelled or TimeLimit. `deadline` is a `clock()` reading."""
+    figures. Raises Diverged, Cancelled, or TimeLimit once training has taken over `max_seconds`."""
     lab = lab or lab_data()
-    reporter = _Reporter(settings, lab, emit, should_stop, deadline, clock)
+    reporter = _Reporter(settings, lab, emit, should_stop, max_seconds, clock)
     arch = architecture(settings)
     # Overflow on the way to divergence is expected, and is reported as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
