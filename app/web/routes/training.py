@@ -7,10 +7,13 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from app.core.training import TrainingService
 from app.nn import lab
+from app.web.drawings import media_type
+from app.web.errors import ApiError, from_validation_error
 from app.web.responses import OrjsonResponse
 from app.web.schemas import TrainingJobOut, TrainingRequest, error_responses
 from app.web.training import Dispatcher, Stopping, event_stream, job_json
@@ -44,6 +47,23 @@ async def lab_service(request: Request) -> TrainingService:
 TrainingDep = Annotated[TrainingService, Depends(lab_service)]
 
 
+SETTINGS_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": TrainingRequest.model_json_schema()}}}
+}
+
+
+async def read_settings(request: Request) -> TrainingRequest:
+    """The settings in a POST body: JSON, checked against TrainingRequest. Raises ApiError."""
+    kind = media_type(request)
+    if kind != "application/json":
+        what = f"Content-Type {kind!r}" if kind else "A request without a Content-Type"
+        raise ApiError("unsupported_media_type", f"{what} is not accepted; send the settings as application/json.")
+    try:
+        return TrainingRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
+
+
 def client_of(request: Request) -> str:
     """Who is asking, for the per-client limit: the address (as the proxy in front reports it)."""
     return request.client.host if request.client else "unknown"
@@ -63,13 +83,15 @@ def _job(view: Any) -> Response:
     "",
     status_code=202,
     response_model=TrainingJobOut,
-    responses=error_responses(422, 429, 503),
+    responses=error_responses(413, 415, 422, 429, 503),
+    openapi_extra=SETTINGS_BODY,
     summary="Start training a network",
 )
-async def start(body: TrainingRequest, request: Request, training: TrainingDep) -> Response:
+async def start(request: Request, training: TrainingDep) -> Response:
     """Queues a run of these settings, or joins the same run already under way, or replays it at once
     when it was trained before (the same settings and seed give the same run). 429 `too_busy`, with
     `Retry-After`, when the queue or this client's share of it is full."""
+    body = await read_settings(request)
     view = await anyio.to_thread.run_sync(training.submit, body.model_dump(exclude_none=True), client_of(request))
     dispatcher: Dispatcher = request.app.state.dispatcher
     dispatcher.wake.set()
