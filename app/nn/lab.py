@@ -365,6 +365,7 @@ class _Reporter:
         self.epoch = 1
         self.last_step = 0
         self.total_examples = 0
+        self.total_train_seconds = 0.0  # in steps, not in evaluations
 
     def __call__(self, report: TrainingStep) -> None:
         now = self.clock()
@@ -372,6 +373,7 @@ class _Reporter:
             self.epoch_end(report, now)
             return
         self.train_seconds += now - self.last_report
+        self.total_train_seconds += now - self.last_report
         self.last_report = now
         self.last_step = report.step
         if report.epoch != self.epoch:
@@ -530,7 +532,9 @@ def run(
         "steps": len(history) * math.ceil(settings.train_size / settings.batch_size),
         "parameters": network.parameter_count,
         "wall_time_s": round(wall, 2),
-        "examples_per_s": round(reporter.total_examples / wall) if wall > 0 else None,
+        "examples_per_s": round(reporter.total_examples / reporter.total_train_seconds)
+        if reporter.total_train_seconds > 0
+        else None,
     }
     meta = {
         "name": name,

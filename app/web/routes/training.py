@@ -1,4 +1,4 @@
-"""The training lab's API: start a run, follow its events, stop it, fetch its model, and the presets."""
+"""The training lab's API: start a run, follow its events, stop it, and fetch its model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from app.core.training import TrainingService
-from app.nn import lab
 from app.web.drawings import media_type
 from app.web.errors import ApiError, from_validation_error
 from app.web.responses import OrjsonResponse
@@ -98,11 +97,6 @@ async def start(request: Request, training: TrainingDep) -> Response:
     return OrjsonResponse(job_json(view), status_code=202, headers={"Location": f"/api/training/{view.id}"})
 
 
-@router.get("/presets", summary="The lab's presets: the lecture's experiments, one or two runs each")
-async def presets() -> Response:
-    return OrjsonResponse({"presets": [preset.to_json() for preset in lab.PRESETS]})
-
-
 @router.get("/{job_id}", response_model=TrainingJobOut, responses=error_responses(404), summary="A job's status")
 async def status(job_id: JobId, training: TrainingDep) -> Response:
     """Its status, its settings, its progress while it trains and its figures once done. Asking counts
@@ -121,7 +115,7 @@ async def cancel(job_id: JobId, training: TrainingDep) -> Response:
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": EVENTS_DESCRIPTION},
         204: {"description": "The client has seen the final event already."},
-        **error_responses(404),
+        **error_responses(404, 422),
     },
     summary="Follow a job: its progress, then how it ended",
 )

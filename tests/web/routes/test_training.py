@@ -203,23 +203,9 @@ def test_unknown_jobs_and_expired_models(client):
     )
 
 
-def test_the_presets_are_served(client):
-    presets = client.get("/api/training/presets").json()["presets"]
-    assert [p["id"] for p in presets] == [
-        "templates",
-        "linear-hidden",
-        "overfitting",
-        "momentum",
-        "learning-rate",
-        "weight-sharing",
-    ]
-    assert all(run["settings"]["architecture"] in ("logreg", "mlp", "cnn") for p in presets for run in p["runs"])
-
-
 def test_the_lab_switched_off_is_not_there(make_client):
     with make_client(training=False) as off:
         assert_error(off.post("/api/training", json=TINY), 404, "not_found")
-        assert_error(off.get("/api/training/presets"), 404, "not_found")
         assert off.get("/train").status_code == 404
         assert_error(off.get("/api/models/lab-0123456789abcdef"), 404, "unknown_model")
         assert 'href="/train"' not in off.get("/").text
