@@ -104,6 +104,15 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
 
+def peak_address_space_mb() -> float | None:
+    """The most address space the process has held (what `max_memory_mb` bounds), where Linux says."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmPeak:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
 def train(run: RunFiles, options: dict[str, Any]) -> None:
     state = run.state() or {}
     settings = lab.LabSettings.make(**state["settings"])
@@ -138,6 +147,7 @@ def train(run: RunFiles, options: dict[str, Any]) -> None:
         )
     else:
         result.metrics["peak_rss_mb"] = peak_rss_mb()
+        result.metrics["peak_address_space_mb"] = peak_address_space_mb()
         result.model.save(run.model_path)
         digest = hashlib.sha256(run.model_path.read_bytes()).hexdigest()
         done = {"model": name, "metrics": result.metrics, "misread": result.misread}

@@ -321,6 +321,9 @@ class TrainingMetricsOut(BaseModel):
     wall_time_s: float
     examples_per_s: float | None
     peak_rss_mb: float | None = Field(None, description="The training process's peak resident memory.")
+    peak_address_space_mb: float | None = Field(
+        None, description="Its peak address space, which DIGITPAD_TRAINING_MAX_MEMORY_MB bounds."
+    )
 
 
 class TrainingJobOut(BaseModel):
