@@ -137,11 +137,15 @@ def screenshots(tmp_path: Path) -> Path:
 
 def test_screenshot_of_a_run_and_of_a_comparison(lab_desktop, screenshots):
     page, _ = lab_desktop
+    page.set_viewport_size({"width": 1280, "height": 1100})
     run_preset(page, "templates")
-    page.locator("#live-title").scroll_into_view_if_needed()
+    page.locator("#live-title").evaluate("title => title.scrollIntoView()")  # the charts and weights
     page.screenshot(path=str(screenshots / "train-run.png"))
-    run_preset(page, "momentum")
-    expect(page.locator(".result")).to_have_count(2)
-    page.locator("#live-title").scroll_into_view_if_needed()
+    page.get_by_test_id("train-preset").select_option("momentum")
+    page.get_by_test_id("train-start").click()
+    # the status says "done" from the first run until this one starts: the two results mark the end
+    expect(page.locator(".result")).to_have_count(2, timeout=RUN_TIMEOUT_MS)
+    expect(status(page)).to_have_attribute("data-state", "done")
+    page.locator("#live-title").evaluate("title => title.scrollIntoView()")
     page.screenshot(path=str(screenshots / "train-compare.png"))
     assert (screenshots / "train-compare.png").stat().st_size > 0
