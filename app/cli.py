@@ -182,7 +182,7 @@ def _add_lab_options(train: argparse.ArgumentParser) -> None:
 def _train_lab(args: argparse.Namespace) -> int:
     """`digitpad train --lab`: a lab run on the command line, reporting what the events stream reports."""
     from app.core.process import keep_freed_memory
-    from app.core.training import cache_key, model_name
+    from app.core.runs import cache_key, model_name
     from app.nn import lab
 
     keep_freed_memory()

@@ -75,7 +75,7 @@ def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
 
 
 def test_train_lab_reports_the_figures_the_events_stream_sends_and_writes_the_same_model(tmp_path, capsys):
-    from app.core.training import cache_key, model_name
+    from app.core.runs import cache_key, model_name
     from app.nn import lab
     from app.nn.network import load_model
 

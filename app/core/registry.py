@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.core.errors import UnknownModel
-from app.core.training import TrainedModels
+from app.core.trained import TrainedModels
 from app.nn import manifest
 from app.nn.network import Model, ModelFileError, load_model
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.core.training import HEARTBEAT_S, SERVER_STOPPED, RunFiles, model_name, write_json
+from app.core.runs import HEARTBEAT_S, SERVER_STOPPED, RunFiles, model_name, write_json
 from app.nn import lab
 
 MiB = 1024 * 1024

@@ -23,36 +23,44 @@ Everything is in files under `<data_dir>/training/`, changed under an flock(2) t
 
 Each worker runs a dispatcher (`tick`) that starts queued runs while fewer than `training_workers` train,
 notices a training process that exited or stopped answering, cancels runs nobody watches any more, and
-deletes old runs and jobs.
+deletes old runs and jobs. A run's files and reading its events are in app.core.runs, its trained model by
+name in app.core.trained, the process that trains it in app.core.trainer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
-import hashlib
 import json
 import logging
-import math
 import os
-import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import DigitPadError
+from app.core.runs import (
+    JOB_ID,
+    SERVER_STOPPED,
+    EventFeed,
+    RunFiles,
+    age,
+    cache_key,
+    model_name,
+    mtime,
+    read_json,
+    touch,
+    write_json,
+)
+from app.core.trained import TrainedModels
 from app.nn import lab
-from app.nn.network import Model, ModelFileError, load_model
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -60,23 +68,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
-FINAL_EVENTS = ("done", "diverged", "cancelled", "error")
 CACHED = ("done", "diverged")  # outcomes a repeated run replays: the same settings give the same run
-MODEL_PREFIX = "lab-"
-KEY_LENGTH = 16
-MODEL_NAME = re.compile(rf"^{MODEL_PREFIX}[0-9a-f]{{{KEY_LENGTH}}}$")
-JOB_ID = re.compile(r"^[0-9a-f]{16}$")
-HEARTBEAT_S = 0.5  # how often a training process says it is alive
 STALE_S = 30.0  # a training process silent this long, whose worker is not watching it, is taken for dead
 BUSY_TICK_S = 0.25  # dispatcher rounds while runs are queued or training...
 IDLE_TICK_S = 1.0  # ...and while none are (a request in this worker wakes it at once)
 CLEANUP_EVERY_S = 30.0
 STOP_GRACE_S = 3.0  # a training process's time to stop on SIGTERM before SIGKILL
-JOB_REREAD_S = 1.0  # how often an events reader rereads its job (for a cancel) while nothing new arrives
-USED_TOUCH_S = 60.0  # how often a worker records that a model in its memory is still being used
-SERVER_STOPPED = "The server stopped while this run was training; start it again."
-# Source files whose change changes what a run computes: part of every cache key.
-CODE_FILES = ("lab.py", "train.py", "network.py", "layers.py", "optim.py", "augment.py", "evaluate.py")
 
 
 class UnknownJob(DigitPadError):
@@ -104,55 +101,9 @@ class NoModel(DigitPadError):
         )
 
 
-class UnknownTrainedModel(DigitPadError):
-    def __init__(self, name: str, ttl: float) -> None:
-        super().__init__(
-            "unknown_model",
-            f"There is no trained model {name!r} here: a trained model is kept for {ttl / 60:g} minutes after "
-            "its last use. Train it again on /train (the same settings give the same model).",
-        )
-
-
 class LabUnavailable(DigitPadError):
     def __init__(self, reason: str) -> None:
         super().__init__("not_ready", f"The training lab is unavailable: {reason}")
-
-
-@functools.lru_cache(maxsize=1)
-def code_and_data_version() -> str:
-    """A digest of the training code and the packaged data: a run trained by other code is another run."""
-    digest = hashlib.sha256()
-    nn = Path(lab.__file__).parent
-    for name in CODE_FILES:
-        digest.update((nn / name).read_bytes())
-    for split in ("train", "test"):
-        digest.update((nn / "bundled" / f"mnist-{split}.npz").read_bytes())
-    return digest.hexdigest()
-
-
-def cache_key(settings: lab.LabSettings) -> str:
-    """The run's name: a digest of its normalised settings and of the code and data that train it."""
-    text = json.dumps({"settings": settings.to_json(), "version": code_and_data_version()}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
-
-
-def model_name(key: str) -> str:
-    return MODEL_PREFIX + key
-
-
-def key_of_model(name: str) -> str | None:
-    return name[len(MODEL_PREFIX) :] if MODEL_NAME.match(name) else None
-
-
-@dataclass(frozen=True)
-class Event:
-    id: int
-    kind: str
-    data: str  # the event's JSON text
-
-    @property
-    def final(self) -> bool:
-        return self.kind in FINAL_EVENTS
 
 
 @dataclass(frozen=True)
@@ -190,118 +141,6 @@ class Limits:
         )
 
 
-# --- files ---
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def write_json(path: Path, value: dict[str, Any]) -> None:
-    """Written whole or not at all: readers in other processes never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(value))
-    tmp.replace(path)
-
-
-def touch(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.touch()
-
-
-def age(path: Path, now: float) -> float:
-    try:
-        return now - path.stat().st_mtime
-    except OSError:
-        return float("inf")
-
-
-class RunFiles:
-    """The files of one run."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.key = folder.name
-        self.state_path = folder / "state.json"
-        self.events_path = folder / "events.jsonl"
-        self.model_path = folder / "model.npz"
-        self.clients = folder / "clients"
-        self.heartbeat = folder / "heartbeat"
-        self.cancel_marker = folder / "cancel"
-        self.used = folder / "used"
-        self.log = folder / "trainer.log"
-
-    def state(self) -> dict[str, Any] | None:
-        return read_json(self.state_path)
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        write_json(self.state_path, state)
-
-    def append_event(self, kind: str, data: dict[str, Any]) -> None:
-        """One event, one line, one write: a reader sees whole lines or nothing of it."""
-        line = f"{kind}\t{json.dumps(data, separators=(',', ':'))}\n".encode()
-        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
-
-    def events(self) -> list[Event]:
-        return [parse_event(n, line) for n, line in enumerate(read_lines(self.events_path)[0], 1)]
-
-    def last_event(self) -> Event | None:
-        events = self.events()
-        return events[-1] if events else None
-
-    def event_count(self) -> int:
-        try:
-            with self.events_path.open("rb") as file:
-                return sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))
-        except FileNotFoundError:
-            return 0
-
-    def watched(self, now: float, grace: float, besides: str | None = None) -> bool:
-        """Whether a job's client was heard from within `grace` seconds (other than job `besides`)."""
-        try:
-            markers = [m for m in os.scandir(self.clients) if m.name != besides]
-        except FileNotFoundError:
-            return False
-        return any(now - m.stat().st_mtime <= grace for m in markers)
-
-    def reset(self) -> None:
-        """Empty a folder a run starts again in (after an error or a cancel)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for path in (self.events_path, self.model_path, self.heartbeat, self.cancel_marker, self.log):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(self.clients, ignore_errors=True)
-        self.clients.mkdir()
-
-    def progress(self) -> dict[str, Any] | None:
-        """What the training process last said of its progress (in its heartbeat)."""
-        return read_json(self.heartbeat)
-
-
-def read_lines(path: Path, offset: int = 0) -> tuple[list[bytes], int]:
-    """The whole lines of a file from byte `offset` on, and the offset after the last of them."""
-    try:
-        with path.open("rb") as file:
-            file.seek(offset)
-            chunk = file.read()
-    except FileNotFoundError:
-        return [], offset
-    end = chunk.rfind(b"\n") + 1
-    return chunk[:end].splitlines(), offset + end
-
-
-def parse_event(event_id: int, line: bytes) -> Event:
-    kind, _, data = line.decode().partition("\t")
-    return Event(event_id, kind, data)
-
-
 # --- jobs as the API shows them ---
 
 
@@ -321,67 +160,6 @@ class JobView:
     metrics: dict[str, Any] | None = None
     detail: str | None = None
     cached: bool = False
-
-
-class EventFeed:
-    """A job's events for one reader, after the id it last saw: the run's events, or, for a job cancelled
-    while its run goes on for others, the run's events up to then and a `cancelled` of its own."""
-
-    def __init__(self, run: RunFiles, job_path: Path, job_id: str, after: int) -> None:
-        self.run, self.job_path, self.job_id = run, job_path, job_id
-        self.after = after  # the last id delivered (or seen before, by a reconnecting reader)
-        self.offset = 0  # bytes of the events file read
-        self.lines = 0  # whole lines read
-        self.finished = False
-        self.stop_at: int | None = None  # the job's `cancelled_after`, read again every JOB_REREAD_S
-        self.job_read = -math.inf
-
-    def poll(self) -> list[Event]:
-        """The events that arrived since the last poll; once the job has ended, the last is final."""
-        if self.finished:
-            return []
-        now = time.monotonic()
-        try:
-            grown = self.run.events_path.stat().st_size > self.offset
-        except FileNotFoundError:
-            grown = False
-        if not grown and now - self.job_read < JOB_REREAD_S:
-            return []  # nothing new, and the job was read a moment ago: no file is opened
-        if now - self.job_read >= JOB_REREAD_S:
-            self.job_read = now
-            self.stop_at = (read_json(self.job_path) or {}).get("cancelled_after")
-        stop_at = self.stop_at
-        lines, self.offset = read_lines(self.run.events_path, self.offset) if grown else ([], self.offset)
-        out = []
-        for line in lines:
-            self.lines += 1
-            if stop_at is not None and self.lines > stop_at:
-                break
-            if self.lines <= self.after:
-                continue
-            event = parse_event(self.lines, line)
-            out.append(event)
-            self.after = event.id
-            if event.final:
-                self.finished = True
-                return out
-        if stop_at is not None and self.lines >= stop_at:
-            self.finished = True
-            if self.after <= stop_at:
-                detail = "Cancelled: this job was stopped; its run goes on for the others watching it."
-                out.append(Event(stop_at + 1, "cancelled", json.dumps({"detail": detail})))
-        return out
-
-    def ended_before(self) -> bool:
-        """Whether the reader has already seen this job's final event (a reconnect after the end)."""
-        events = self.run.events()
-        stop_at = (read_json(self.job_path) or {}).get("cancelled_after")
-        if stop_at is not None:
-            return self.after > stop_at
-        return bool(events) and events[-1].final and self.after >= events[-1].id
-
-    def touch(self) -> None:
-        touch(self.run.clients / self.job_id)
 
 
 # --- the service ---
@@ -704,7 +482,7 @@ class TrainingService:
                 continue
             run = RunFiles(folder)
             state = run.state() or {}
-            last = max(state.get("finished") or 0, _mtime(run.used), _mtime(run.state_path))
+            last = max(state.get("finished") or 0, mtime(run.used), mtime(run.state_path))
             if now - last > self.limits.ttl:
                 shutil.rmtree(folder, ignore_errors=True)
             else:
@@ -715,7 +493,7 @@ class TrainingService:
         for path in self.jobs.glob("*.json"):
             job = read_json(path) or {}
             folder = self.runs / str(job.get("key"))
-            heard = max(_mtime(path), _mtime(folder / "clients" / path.stem))
+            heard = max(mtime(path), mtime(folder / "clients" / path.stem))
             if not folder.is_dir() or now - heard > self.limits.ttl:
                 path.unlink(missing_ok=True)
 
@@ -744,13 +522,6 @@ class TrainingService:
         self.children.clear()
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 def _exit_detail(code: int, max_memory_mb: int) -> str:
     if code == -signal.SIGKILL:
         return (
@@ -760,68 +531,3 @@ def _exit_detail(code: int, max_memory_mb: int) -> str:
     if code < 0:
         return f"The training process was stopped by signal {signal.Signals(-code).name}; start the run again."
     return f"The training process failed (exit status {code}) before it finished; start the run again."
-
-
-# --- trained models by name, from any worker ---
-
-
-@dataclass
-class _Loaded:
-    model: Model
-    loaded: float
-    touched: float = field(default=0.0)
-
-
-class TrainedModels:
-    """Trained models by name (`lab-<key>`): loaded from the shared folder by whichever worker is asked,
-    kept in its memory for `ttl` seconds after their last use, at most `cap` of them."""
-
-    def __init__(self, runs: Path, ttl: float, cap: int) -> None:
-        self.runs, self.ttl, self.cap = runs, ttl, cap
-        self.loaded: OrderedDict[str, _Loaded] = OrderedDict()
-        self.lock = threading.Lock()
-
-    @staticmethod
-    def is_trained_name(name: str | None) -> bool:
-        return bool(name) and MODEL_NAME.match(name or "") is not None
-
-    def in_memory(self, name: str) -> bool:
-        with self.lock:
-            return name in self.loaded
-
-    def find(self, name: str) -> Model:
-        """The trained model called `name`. Raises UnknownTrainedModel."""
-        now = time.monotonic()
-        with self.lock:
-            for stale in [n for n, e in self.loaded.items() if now - max(e.loaded, e.touched) > self.ttl]:
-                del self.loaded[stale]
-            entry = self.loaded.get(name)
-            if entry is not None:
-                self.loaded.move_to_end(name)
-                if now - entry.touched > USED_TOUCH_S:
-                    entry.touched = now
-                    touch(self.runs / name[len(MODEL_PREFIX) :] / "used")
-                return entry.model
-        model = self._load(name)
-        with self.lock:
-            self.loaded[name] = _Loaded(model, now, now)
-            while len(self.loaded) > self.cap:
-                self.loaded.popitem(last=False)
-        return model
-
-    def _load(self, name: str) -> Model:
-        key = key_of_model(name)
-        run = RunFiles(self.runs / key) if key else None
-        state = run.state() if run else None
-        if run is None or state is None or state.get("status") != "done":
-            raise UnknownTrainedModel(name, self.ttl)
-        try:
-            data = run.model_path.read_bytes()
-            if hashlib.sha256(data).hexdigest() != state.get("sha256"):
-                raise ModelFileError(f"Model file {run.model_path} does not match the digest its run recorded.")
-            model = load_model(run.model_path)
-        except (OSError, ModelFileError) as exc:
-            logger.error("Trained model %s not loaded: %s", name, exc)
-            raise UnknownTrainedModel(name, self.ttl) from exc
-        touch(run.used)
-        return model

@@ -20,7 +20,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from app.core.training import BUSY_TICK_S, IDLE_TICK_S, EventFeed, JobView, TrainingService
+from app.core.runs import EventFeed
+from app.core.training import BUSY_TICK_S, IDLE_TICK_S, JobView, TrainingService
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from app.core import training
-from app.core.training import Event, TooBusy, TrainingService, UnknownJob, UnknownTrainedModel
+from app.core import runs, training
+from app.core.errors import DigitPadError
+from app.core.runs import Event
+from app.core.trained import UnknownTrainedModel
+from app.core.training import TooBusy, TrainingService, UnknownJob
 from app.nn import lab
 from app.nn.network import load_model
 from tests.factories import make_settings
@@ -215,7 +218,7 @@ def test_server_caps_and_bad_settings_are_refused(service):
         ({"architecture": "logreg", "hidden": [5]}, "no hidden layer"),
         ({"train_size": 500}, "must be one of"),
     ]:
-        with pytest.raises(training.DigitPadError) as caught:
+        with pytest.raises(DigitPadError) as caught:
             svc.submit(given, "client-a")
         assert caught.value.code == "invalid_request" and words in caught.value.detail
 
@@ -254,7 +257,7 @@ def test_trained_models_in_memory_are_capped_and_expire(service, monkeypatch):
     svc.models.find(names[1])
     assert not svc.models.in_memory(names[0]) and svc.models.in_memory(names[1])  # the cap evicted the older
     clock = time.monotonic()
-    monkeypatch.setattr(training.time, "monotonic", lambda: clock + 101)
+    monkeypatch.setattr(time, "monotonic", lambda: clock + 101)
     svc.models.find(names[0])
     assert not svc.models.in_memory(names[1])  # not used for longer than the time to live
 
@@ -294,8 +297,8 @@ def test_an_unwritable_data_folder_turns_the_lab_off_with_a_reason(tmp_path):
 
 
 def test_cache_keys_name_the_normalised_settings_and_the_code(monkeypatch):
-    key = training.cache_key(lab.LabSettings.make("mlp"))
-    assert key == training.cache_key(lab.LabSettings.make("mlp", hidden=[100], activation="sigmoid"))
-    assert key != training.cache_key(lab.LabSettings.make("mlp", momentum=0.5))
-    monkeypatch.setattr(training, "code_and_data_version", lambda: "other code")
-    assert key != training.cache_key(lab.LabSettings.make("mlp"))
+    key = runs.cache_key(lab.LabSettings.make("mlp"))
+    assert key == runs.cache_key(lab.LabSettings.make("mlp", hidden=[100], activation="sigmoid"))
+    assert key != runs.cache_key(lab.LabSettings.make("mlp", momentum=0.5))
+    monkeypatch.setattr(runs, "code_and_data_version", lambda: "other code")
+    assert key != runs.cache_key(lab.LabSettings.make("mlp"))
