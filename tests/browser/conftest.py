@@ -6,15 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests import servers
+from tests.browser.pages import Watch
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -67,26 +64,6 @@ def browser(chromium_path: str) -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
-
-
-@dataclass
-class Watch:
-    """What a page did that a test may assert on: console errors, and every request it made."""
-
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-
-    def predictions(self) -> list[str]:
-        return [url for url in self.requests if urlsplit(url).path == "/api/predict"]
-
-    def foreign(self) -> list[str]:
-        host = urlsplit(self.base).netloc
-        return [
-            url
-            for url in self.requests
-            if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != host
-        ]
 
 
 def _open(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[object, Watch]]:

@@ -16,24 +16,17 @@ from playwright.sync_api import Page, expect
 
 from app.nn.preprocess import preprocess
 from app.web.decoding import decode_image
-from tests.browser.conftest import ROOT, Watch
-from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, touch_digit, uploads
+from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
+from tests.browser.pages import ROOT, Watch
 from tests.factories import DIGIT_STROKES, agreement
 
 pytestmark = pytest.mark.browser
 
 CNN_LAYERS = ["input", "conv1", "pool1", "conv2", "pool2", "fc", "output"]
-ANSWER_TIMEOUT_MS = 15_000
 
 
 def results(page: Page):
     return page.get_by_test_id("results")
-
-
-def settle(page: Page) -> str:
-    """Waits until the guesses shown belong to the drawing on the pad; the first guess."""
-    expect(results(page)).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
-    return page.get_by_test_id("first-guess").text_content() or ""
 
 
 def expect_blank(page: Page) -> None:
