@@ -16,7 +16,13 @@ const { config } = els;
 const models = new Map(config.models.map((m) => [m.name, m]));
 let model = els.model.value || config.default_model;
 
-const pad = new DrawingPad(els.pad, { penWidth: config.pad.pen_width });
+const pad = new DrawingPad(els.pad, {
+  size: config.pad.size,
+  penWidth: config.pad.pen_width,
+  inkAlpha: config.pad.ink_alpha,
+  minExtent: config.pad.min_extent,
+  minExtentPx: config.pad.min_extent_px,
+});
 const results = new ResultsView(els);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from app.nn.preprocess import preprocess
+from app.nn.preprocess import MIN_EXTENT, preprocess
+from app.nn.strokes import PEN_WIDTH
 from app.web.decoding import decode_image
 from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
 from tests.browser.pages import ROOT, Watch
@@ -88,6 +89,17 @@ def test_a_blank_pad_shows_no_guess_and_sends_nothing(desktop: tuple[Page, Watch
     page.wait_for_timeout(600)
     expect_blank(page)
     assert watch.predictions() == []
+
+
+def test_the_page_sends_the_least_ink_the_server_reads(desktop: tuple[Page, Watch]) -> None:
+    """The page and the server agree on a speck: a dot is one (and is not sent), a stroke spanning a
+    little more than the server's least extent is read."""
+    page, watch = desktop
+    assert PEN_WIDTH < MIN_EXTENT, "a dot of the pen must be a speck for this test"
+    length = MIN_EXTENT + 0.01 - PEN_WIDTH  # the round pen adds its width to a stroke's extent
+    draw_strokes(page, [[(0.5 - length / 2, 0.5), (0.5 + length / 2, 0.5)]])
+    assert re.fullmatch(r"\d", settle(page))
+    assert watch.predictions(), "the page kept a drawing to itself that the server reads"
 
 
 def test_eraser_undo_and_clear(desktop: tuple[Page, Watch]) -> None:
