@@ -7,7 +7,7 @@
 
 import { SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
 import {
-  decodeLayer, layerTitle, layout, receptiveField, unitAddress, unitIndex,
+  decodeLayer, layout, receptiveField, unitAddress, unitIndex,
 } from './network.js';
 
 const MAP_PIXELS_PER_UNIT = 3; // CSS pixels per unit of a feature map...
@@ -29,7 +29,7 @@ function element(tag, props = {}, children = []) {
 }
 
 function describeShape(layer, geometry) {
-  if (layer.kind === 'output') return '10 digits';
+  if (layer.kind === 'output') return `${geometry.count} digits`;
   if (geometry.grid) return `${geometry.count} units`;
   const size = `${geometry.height}×${geometry.width}`;
   return geometry.maps > 1 ? `${geometry.maps} maps of ${size}` : size;
@@ -128,7 +128,7 @@ export class NetworkView extends EventTarget {
 
   #buildPanel(layer, index) {
     const geometry = layout(layer);
-    const title = layerTitle(layer);
+    const { title } = layer;
     const bodyId = `layer-body-${layer.name}`;
     const titleId = `layer-title-${layer.name}`;
     const toggle = element('button', {
@@ -281,7 +281,7 @@ export class NetworkView extends EventTarget {
     this.dispatchEvent(new CustomEvent('select', {
       detail: {
         layerIndex, index, address, layer: panel.layer, below: below?.layer ?? null,
-        geometry: panel.geometry, title: layerTitle(panel.layer), belowTitle: below ? layerTitle(below.layer) : null,
+        geometry: panel.geometry, title: panel.layer.title, belowTitle: below?.layer.title ?? null,
         value: panel.data ? panel.data.value(index) : null,
       },
     }));
