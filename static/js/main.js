@@ -126,8 +126,8 @@ document.addEventListener('keydown', (event) => {
   event.preventDefault();
 });
 
-for (const [role, lut] of [['sequential-scale', SEQUENTIAL], ['diverging-scale', DIVERGING]]) {
-  for (const legend of document.querySelectorAll(`[data-role="${role}"]`)) legend.style.backgroundImage = cssGradient(lut);
+for (const [bars, lut] of [[els.scales.sequential, SEQUENTIAL], [els.scales.diverging, DIVERGING]]) {
+  for (const bar of bars) bar.style.backgroundImage = cssGradient(lut);
 }
 detail.reset();
 syncTools();
