@@ -1,5 +1,5 @@
 """The drawing page in headless Chromium: drawing, live guessing, tools, the network view, the model
-switch, and screenshots at desktop and phone sizes."""
+switch, the page's weight, and screenshots at desktop and phone sizes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app.nn.preprocess import MIN_EXTENT, preprocess
 from app.nn.strokes import PEN_WIDTH
@@ -24,6 +24,7 @@ from tests.factories import DIGIT_STROKES, agreement
 pytestmark = pytest.mark.browser
 
 CNN_LAYERS = ["input", "conv1", "pool1", "conv2", "pool2", "fc", "output"]
+PAGE_WEIGHT_LIMIT = 150_000
 
 
 def results(page: Page):
@@ -212,6 +213,24 @@ def test_the_page_posts_a_transparent_canvas_like_the_committed_one(desktop: tup
     assert (pixels[[0, 0, -1, -1], [0, -1, 0, -1], 3] == 0).all()  # transparent where nothing is drawn
     committed = decode_image((ROOT / "tests" / "data" / "canvas-7.png").read_bytes())
     assert agreement(preprocess(pixels).bits, preprocess(committed).bits) >= 0.95
+
+
+def test_the_page_is_light(browser: Browser, server: str) -> None:
+    """The HTML, CSS and JavaScript a first visit loads, uncompressed, stay under PAGE_WEIGHT_LIMIT bytes."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        loaded = []
+        page.on("response", lambda response: loaded.append(response))
+        page.goto(server + "/")
+        page.wait_for_selector('[data-testid="layer-input"]')
+        sizes = {
+            r.url: len(r.body()) for r in loaded if r.request.resource_type in ("document", "stylesheet", "script")
+        }
+    finally:
+        context.close()
+    assert sum(url.endswith(".js") for url in sizes) >= 5, f"the page's modules were not all seen: {sorted(sizes)}"
+    assert sum(sizes.values()) < PAGE_WEIGHT_LIMIT, f"{sum(sizes.values())} bytes: {sizes}"
 
 
 @pytest.fixture
