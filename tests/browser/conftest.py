@@ -10,20 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import servers
-from tests.browser.pages import Watch
-
-CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Watch
 
 
 def _unavailable(reason: str) -> None:

@@ -18,7 +18,7 @@ from app.nn.preprocess import MIN_EXTENT, preprocess
 from app.nn.strokes import PEN_WIDTH
 from app.web.decoding import decode_image
 from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
-from tests.browser.pages import ROOT, Watch
+from tests.browser.pages import DESKTOP, ROOT, Watch
 from tests.factories import DIGIT_STROKES, agreement
 
 pytestmark = pytest.mark.browser
@@ -217,7 +217,7 @@ def test_the_page_posts_a_transparent_canvas_like_the_committed_one(desktop: tup
 
 def test_the_page_is_light(browser: Browser, server: str) -> None:
     """The HTML, CSS and JavaScript a first visit loads, uncompressed, stay under PAGE_WEIGHT_LIMIT bytes."""
-    context = browser.new_context()
+    context = browser.new_context(**DESKTOP)
     try:
         page = context.new_page()
         loaded = []
