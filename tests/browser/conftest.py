@@ -41,8 +41,10 @@ def server(chromium_path: str) -> Iterator[str]:
         servers.stop(live, timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """Headless Chromium, for one test module at a time: Playwright's sync API keeps an asyncio loop
+    running while it is open, and later tests that call asyncio.run would find it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
