@@ -241,8 +241,8 @@ function showResults() {
       ['Epochs, steps', `${metrics.epochs}, ${metrics.steps.toLocaleString('en')}`],
       ['Training time', `${metrics.wall_time_s.toFixed(1)} s${run.job.cached ? ' (replayed: trained before with these settings)' : ''}`],
     ];
-    const draw = element('a', { href: `/?model=${encodeURIComponent(model)}`, className: 'button primary', textContent: 'Draw with this model' });
-    if (i === 0) draw.dataset.testid = 'train-draw';
+    const drawLink = { href: `/?model=${encodeURIComponent(model)}`, className: 'button primary', textContent: 'Draw with this model' };
+    const draw = i === 0 ? element('a', { ...drawLink, dataset: { testid: `train-draw` } }) : element('a', drawLink);
     const download = element('a', { href: run.job.model_file, download: `${model}.npz`, className: 'button', textContent: 'Download the model (.npz)' });
     block.append(
       element('div', { className: 'result-links' }, [draw, download]),
