@@ -31,6 +31,18 @@ from app.core.runs import HEARTBEAT_S, SERVER_STOPPED, RunFiles, model_name, wri
 from app.nn import lab
 
 MiB = 1024 * 1024
+PROGRESS_FIGURES = (
+    "epoch",
+    "epochs",
+    "step",
+    "steps",
+    "log_likelihood",
+    "loss",
+    "train_accuracy",
+    "validation_accuracy",
+    "validation_log_likelihood",
+    "examples_per_s",
+)
 
 
 class Watcher(threading.Thread):
@@ -123,7 +135,8 @@ def train(run: RunFiles, options: dict[str, Any]) -> None:
     watcher.start()
 
     def emit(kind: str, data: dict[str, Any]) -> None:
-        watcher.progress = {k: data[k] for k in ("epoch", "epochs", "step", "steps") if k in data}
+        # the figures so far, for GET /api/training/{id}: the last step's, and the last epoch's validation
+        watcher.progress = {**watcher.progress, **{k: data[k] for k in PROGRESS_FIGURES if k in data}}
         run.append_event(kind, data)
 
     max_seconds = float(options.get("max_seconds", 300))

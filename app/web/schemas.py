@@ -348,7 +348,9 @@ class TrainingJobOut(BaseModel):
     finished: float | None
     queue_position: int | None = Field(description="While queued: 1 for the next run to start.")
     progress: dict[str, float | int | None] | None = Field(
-        description="While running: epoch, epochs, step, steps, elapsed_s."
+        description="While running, the figures so far: epoch, epochs, step, steps, log_likelihood, loss, "
+        "train_accuracy, examples_per_s, elapsed_s, and after an epoch validation_accuracy and "
+        "validation_log_likelihood."
     )
     metrics: TrainingMetricsOut | None = Field(description="Once done.")
     detail: str | None = Field(description="Why it diverged, was cancelled or failed.")

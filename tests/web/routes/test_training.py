@@ -126,7 +126,13 @@ def test_a_reconnect_with_last_event_id_misses_nothing_and_repeats_nothing(lab):
 
 def test_stop_cancels_a_running_job(lab):
     job = start(lab, LONG)
-    wait_for(lab, job, "running")
+    running = wait_for(lab, job, "running")
+    deadline = time.monotonic() + 60
+    while "step" not in (running["progress"] or {}):  # the figures so far, once it has taken a step
+        assert time.monotonic() < deadline, running
+        time.sleep(0.2)
+        running = lab.get(f"/api/training/{job['id']}").json()
+    assert running["progress"]["steps"] == 20 * 1250 and running["progress"]["log_likelihood"] < 0
     stopped = lab.delete(f"/api/training/{job['id']}")
     assert stopped.status_code == 200 and stopped.json()["status"] == "cancelled"
     events = events_of(lab, job)
