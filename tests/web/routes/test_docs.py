@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
+import tomllib
+
+from app.config import ROOT
+from app.web.routes.docs import ASSETS_DIR
 
 
 def test_docs_page_uses_local_assets_and_allows_only_its_own_inline_script(client):
@@ -52,12 +55,26 @@ def test_openapi_documents_every_endpoint_and_its_errors(client):
     assert {p["name"] for p in predict["parameters"]} == {"model", "top_k", "activations"}
 
 
-def test_swagger_ui_gets_the_document_in_the_openapi_version_it_reads(client):
+def test_swagger_ui_reads_the_3_1_document_itself(client):
     html = client.get("/docs").text
-    assert "url: '/docs/openapi.json'" in html
-    spec = client.get("/docs/openapi.json").json()
-    assert spec["openapi"].startswith("3.0.")
-    assert '{"type": "null"}' not in json.dumps(spec)
-    body = spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["image"]["type"] == "string" and body["properties"]["image"]["nullable"] is True
-    assert spec["paths"].keys() == client.get("/openapi.json").json()["paths"].keys()
+    assert '"url": "/openapi.json"' in html
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1.")
+    assert client.get("/docs/openapi.json").status_code == 404  # no restated 3.0 copy any more
+
+
+def test_swagger_ui_is_served_with_its_licence(client):
+    bundle = client.get("/docs/assets/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and bundle.headers["content-type"].startswith("text/javascript")
+    assert "Apache License" in client.get("/docs/assets/swagger-ui/LICENSE").text
+    assert "SmartBear" in (ASSETS_DIR / "swagger-ui" / "NOTICE").read_text()
+    version = re.search(r"# Swagger UI (5\.\d+\.\d+)", (ASSETS_DIR / "swagger-ui" / "README.md").read_text())
+    assert version, "the README names the version of Swagger UI it holds"
+
+
+def test_every_docs_asset_is_package_data():
+    """`pip install .` installs what /docs serves: pyproject.toml's package data covers every file."""
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = ROOT / "app" / "web"
+    covered = {path for pattern in package_data["app.web"] for path in package.glob(pattern)}
+    assets = {path for path in ASSETS_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts}
+    assert assets and assets <= covered, sorted(str(p) for p in assets - covered)
