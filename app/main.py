@@ -24,7 +24,12 @@ from app.core.process import keep_freed_memory
 from app.core.registry import ModelRegistry
 from app.web.connections import HEAD_LIMITS, HeadLimits
 from app.web.errors import install_error_handlers
-from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
+from app.web.middleware import (
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    SecurityHeadersMiddleware,
+    UnexpectedErrorMiddleware,
+)
 from app.web.observability import ObservabilityMiddleware
 from app.web.predictions import InferenceTurns
 from app.web.routes import docs, health, metrics, models, pages, predict
@@ -34,8 +39,10 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """Draw a digit, watch the network think.
 
 Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`. Unknown query parameters are
-ignored. A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the
-answer is 408 `request_timeout`. Under `digitpad serve`, the request line and headers must fit in
+ignored. Every GET operation also answers HEAD: the same status and headers, without the body.
+
+A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the answer is
+408 `request_timeout`. Under `digitpad serve`, the request line and headers must fit in
 DIGITPAD_MAX_HEAD_BYTES (default 64 KiB; 431 `request_header_too_large`) and arrive within
 DIGITPAD_HEAD_TIMEOUT seconds (default 10; 408 `request_timeout`)."""
 
@@ -78,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
 
     # Added innermost first: security headers wrap everything, so errors and 413s carry them too.
+    app.add_middleware(HeadMiddleware, routes=app.router.routes)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -78,3 +78,10 @@ def test_every_docs_asset_is_package_data():
     covered = {path for pattern in package_data["app.web"] for path in package.glob(pattern)}
     assets = {path for path in ASSETS_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts}
     assert assets and assets <= covered, sorted(str(p) for p in assets - covered)
+
+
+def test_head_on_the_docs_page_and_its_assets(client):
+    for path in ("/docs", "/docs/assets/swagger-ui/swagger-ui.css", "/openapi.json"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-length"] == str(len(get.content)), path
