@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -31,6 +32,7 @@ from app.web.middleware import (
     UnexpectedErrorMiddleware,
 )
 from app.web.observability import ObservabilityMiddleware
+from app.web.openapi import EVERY_ROUTE_ERRORS, openapi_document
 from app.web.predictions import InferenceTurns
 from app.web.routes import docs, health, metrics, models, pages, predict
 
@@ -72,8 +74,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.getLogger("app").setLevel(settings.log_level.upper())
 
     app = FastAPI(
-        title="DigitPad", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="DigitPad",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        responses=EVERY_ROUTE_ERRORS,
     )
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)

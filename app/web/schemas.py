@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from http import HTTPStatus
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from app.web.errors import STATUS
 
 PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # A 7 drawn on a 28x28 pad, and a 1 as a grid of grey levels: the examples /docs and schema tests send.
@@ -30,23 +33,41 @@ class ErrorOut(BaseModel):
     code: str = Field(description="A machine-readable error code, e.g. `invalid_image`.")
 
 
+def _image_or_pixels(schema: dict[str, Any]) -> None:
+    """PredictJSON's schema as the API reads it: exactly one of the two fields, neither null, and the checks
+    `decoding.pixels_array` makes (a non-empty grid of 0-255); the size limits are the settings' (openapi.py)."""
+    properties = schema["properties"]
+    properties["image"] = {"type": "string", "minLength": 1, "description": properties["image"]["description"]}
+    properties["pixels"] = {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0, "maximum": 255}},
+        "description": properties["pixels"]["description"],
+    }
+    schema["oneOf"] = [{"required": ["image"]}, {"required": ["pixels"]}]
+    schema["examples"] = [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]
+
+
 class PredictJSON(BaseModel):
     """One drawing as JSON: either an encoded image or a grid of grey levels."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_image_or_pixels)
 
     image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
     pixels: list[list[PixelValue]] | None = Field(
         None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length."
     )
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PredictJSON:
-        if (self.image is None) == (self.pixels is None):
-            raise ValueError("send exactly one of `image` or `pixels`")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            sent = [field for field in ("image", "pixels") if field in data]
+            if len(sent) != 1:
+                raise ValueError("send exactly one of `image` or `pixels`")
+            if data[sent[0]] is None:
+                raise ValueError(f"`{sent[0]}` is null; send the drawing in it, or send the other field")
+        return data
 
 
 class BatchJSON(BaseModel):
@@ -57,7 +78,7 @@ class BatchJSON(BaseModel):
         },
     )
 
-    images: list[str] = Field(min_length=1, description="1 to 256 images, each a data URL or bare base64.")
+    images: list[str] = Field(min_length=1, description="The images, each a data URL or bare base64.")
     model: str | None = Field(None, max_length=64, description="Model name; the server's default when absent.")
     top_k: TopK = 2
 
@@ -154,6 +175,17 @@ class ReadyOut(BaseModel):
     models: list[str]
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI entries for the error statuses a route can answer with."""
-    return {status: {"model": ErrorOut} for status in statuses}
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can answer with, by their status in `errors.STATUS`: each
+    status's ErrorOut body lists exactly the codes it may carry."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(STATUS[code], []).append(code)
+    return {
+        status: {
+            "model": ErrorOut,
+            "description": f"{HTTPStatus(status).phrase}: " + ", ".join(f"`{code}`" for code in status_codes),
+            "content": {"application/json": {"schema": {"properties": {"code": {"enum": status_codes}}}}},
+        }
+        for status, status_codes in sorted(by_status.items())
+    }

@@ -8,6 +8,7 @@ import re
 import tomllib
 
 from app.config import ROOT
+from app.web.errors import STATUS
 from app.web.routes.docs import ASSETS_DIR
 
 
@@ -85,3 +86,47 @@ def test_head_on_the_docs_page_and_its_assets(client):
         get, head = client.get(path), client.head(path)
         assert head.status_code == 200 and head.content == b"", path
         assert head.headers["content-length"] == str(len(get.content)), path
+
+
+def test_every_error_status_lists_its_codes_with_the_status_of_each(client):
+    spec = client.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            # Any request can be too large, too slow, have too large a head, or meet the unexpected.
+            assert statuses >= {"408", "413", "431", "500"}, (method, path)
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    continue
+                schema = response["content"]["application/json"]["schema"]
+                assert schema["$ref"] == "#/components/schemas/ErrorOut"
+                codes = schema["properties"]["code"]["enum"]
+                assert codes and all(STATUS[code] == int(status) for code in codes), (method, path, status)
+                assert all(f"`{code}`" in response["description"] for code in codes)
+
+
+def test_the_drawing_bodies_say_what_the_api_takes(make_client):
+    with make_client(max_image_side=500, max_batch_images=8) as small, make_client() as default:
+        small.get("/openapi.json")
+        other = default.get("/openapi.json").json()["paths"]["/api/predict/batch"]["post"]["requestBody"]
+        paths = small.get("/openapi.json").json()["paths"]  # the other app's document changed nothing here
+    assert other["content"]["application/json"]["schema"]["properties"]["images"]["maxItems"] == 256
+    predict = paths["/api/predict"]["post"]["requestBody"]["content"]
+    drawing = predict["application/json"]["schema"]
+    assert drawing["oneOf"] == [{"required": ["image"]}, {"required": ["pixels"]}]
+    assert drawing["additionalProperties"] is False
+    assert drawing["properties"]["image"] == {
+        "type": "string",
+        "minLength": 1,
+        "description": drawing["properties"]["image"]["description"],
+    }
+    pixels = drawing["properties"]["pixels"]
+    assert (pixels["minItems"], pixels["maxItems"]) == (1, 500)
+    assert (pixels["items"]["minItems"], pixels["items"]["maxItems"]) == (1, 500)
+    assert pixels["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 255}
+    assert predict["multipart/form-data"]["schema"]["required"] == ["image"]
+    batch = paths["/api/predict/batch"]["post"]["requestBody"]["content"]
+    for kind in ("application/json", "multipart/form-data"):
+        schema = batch[kind]["schema"]
+        assert schema["required"] == ["images"]
+        assert (schema["properties"]["images"]["minItems"], schema["properties"]["images"]["maxItems"]) == (1, 8)

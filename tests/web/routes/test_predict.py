@@ -203,7 +203,18 @@ def test_bad_query_parameters(client, seven_png, query):
 
 
 @pytest.mark.parametrize(
-    "payload", [{}, {"picture": "x"}, {"image": "x", "pixels": [[1]]}, {"image": 5}, [1, 2], "just a string"]
+    "payload",
+    [
+        {},
+        {"picture": "x"},
+        {"image": "x", "pixels": [[1]]},
+        {"image": 5},
+        {"image": None},
+        {"image": None, "pixels": [[0, 255], [255, 0]]},  # null is not "absent": the document says so too
+        {"pixels": None},
+        [1, 2],
+        "just a string",
+    ],
 )
 def test_json_without_exactly_one_of_image_or_pixels(client, payload):
     assert_error(client.post("/api/predict", json=payload), 422, "invalid_request")
