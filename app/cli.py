@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=_evaluate)
 
+    pack = commands.add_parser("pack-mnist", help="write the binarised MNIST the app ships (app/nn/bundled/)")
+    pack.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
+    )
+    pack.set_defaults(run=_pack_mnist)
+
     manifest = commands.add_parser("manifest", help="record the SHA-256 of every model file the server will trust")
     manifest.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
     manifest.set_defaults(run=_manifest)
@@ -204,6 +213,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({"model": model.name, **report}))
     else:
         print(f"model {model.name} ({model.path})\n{format_report(report)}")
+    return 0
+
+
+def _pack_mnist(args: argparse.Namespace) -> int:
+    from app.nn.data import DataError, pack_mnist
+
+    try:
+        paths = pack_mnist(args.data_dir)
+    except DataError as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

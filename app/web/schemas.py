@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from app.web.errors import STATUS
 
@@ -25,6 +25,38 @@ ONE_PIXELS: JsonValue = [
     [0, 0, 255, 0, 0],
     [0, 0, 0, 0, 0],
 ]
+# A 7 as the network's own 28x28 input, row by row: the `bits` example.
+SEVEN_ROWS = (
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000111111111111110000000",
+    "0000000111111111111110000000",
+    "0000000000000000001110000000",
+    "0000000000000000011100000000",
+    "0000000000000000011100000000",
+    "0000000000000000011100000000",
+    "0000000000000000111000000000",
+    "0000000000000001110000000000",
+    "0000000000000001110000000000",
+    "0000000000000001110000000000",
+    "0000000000000011100000000000",
+    "0000000000000111000000000000",
+    "0000000000000111000000000000",
+    "0000000000000111000000000000",
+    "0000000000001110000000000000",
+    "0000000000011100000000000000",
+    "0000000000011100000000000000",
+    "0000000000011100000000000000",
+    "0000000000111000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+)
+SEVEN_BITS = "".join(SEVEN_ROWS)
 TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
 
 
@@ -33,8 +65,11 @@ class ErrorOut(BaseModel):
     code: str = Field(description="A machine-readable error code, e.g. `invalid_image`.")
 
 
-def _image_or_pixels(schema: dict[str, Any]) -> None:
-    """PredictJSON's schema as the API reads it: exactly one of the two fields, neither null, and the checks
+DRAWING_FIELDS = ("image", "pixels", "bits")
+
+
+def _one_drawing(schema: dict[str, Any]) -> None:
+    """PredictJSON's schema as the API reads it: exactly one of the drawing fields, none null, and the checks
     `decoding.pixels_array` makes (a non-empty grid of 0-255); the size limits are the settings' (openapi.py)."""
     properties = schema["properties"]
     properties["image"] = {"type": "string", "minLength": 1, "description": properties["image"]["description"]}
@@ -44,29 +79,45 @@ def _image_or_pixels(schema: dict[str, Any]) -> None:
         "items": {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0, "maximum": 255}},
         "description": properties["pixels"]["description"],
     }
-    schema["oneOf"] = [{"required": ["image"]}, {"required": ["pixels"]}]
-    schema["examples"] = [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]
+    bits = next(option for option in properties["bits"]["anyOf"] if option.get("type") == "string")
+    properties["bits"] = {**bits, "description": properties["bits"]["description"]}
+    schema["oneOf"] = [{"required": [field]} for field in DRAWING_FIELDS]
+    schema["examples"] = [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}, {"bits": SEVEN_BITS}]
 
 
 class PredictJSON(BaseModel):
-    """One drawing as JSON: either an encoded image or a grid of grey levels."""
+    """One drawing as JSON: an encoded image, a grid of grey levels, or the network's own input."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_image_or_pixels)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_drawing)
 
     image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
     pixels: list[list[PixelValue]] | None = Field(
         None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length."
     )
+    bits: str | None = Field(
+        None,
+        pattern=r"^[01]{784}$",
+        description="The network's own 28x28 input: 784 characters of 0 and 1, row by row, used as it is "
+        "(no preprocessing).",
+    )
+
+    @field_validator("bits", mode="before")
+    @classmethod
+    def _bit_string(cls, value: object) -> object:
+        if isinstance(value, str) and (len(value) != 784 or value.strip("01")):
+            what = f"{len(value)} characters" if len(value) != 784 else "characters other than 0 and 1"
+            raise ValueError(f"`bits` must be 784 characters of 0 and 1, row by row; it has {what}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
     def _exactly_one(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            sent = [field for field in ("image", "pixels") if field in data]
+            sent = [field for field in DRAWING_FIELDS if field in data]
             if len(sent) != 1:
-                raise ValueError("send exactly one of `image` or `pixels`")
+                raise ValueError("send exactly one of `image`, `pixels` or `bits`")
             if data[sent[0]] is None:
-                raise ValueError(f"`{sent[0]}` is null; send the drawing in it, or send the other field")
+                raise ValueError(f"`{sent[0]}` is null; send the drawing in it, or send one of the others")
         return data
 
 
@@ -133,9 +184,18 @@ class BatchOut(BaseModel):
 
 
 class LayerOut(BaseModel):
+    """A layer as the page draws it; activation functions are part of the layer before them."""
+
     name: str
-    kind: str
-    shape: list[int]
+    kind: str = Field(description="input, conv, pool, dense or output")
+    shape: list[int] = Field(description="Feature maps channel first, [C, H, W]; [H, W] for the input; [n] else.")
+    title: str = Field(description="What the page calls the layer, e.g. `Convolution 1` or `Output`.")
+    kernel: int | None = Field(
+        None, description="conv only: the side of its square kernels, which slide one unit at a time."
+    )
+    size: int | None = Field(
+        None, description="pool only: the side of the square window each unit is the largest of, side by side."
+    )
 
 
 class ModelOut(BaseModel):

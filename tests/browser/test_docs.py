@@ -1,37 +1,22 @@
 """/docs in headless Chromium: Swagger UI renders the OpenAPI 3.1 document from the app's own assets,
-answers a request from its "Try it out" form, and passes axe-core's WCAG 2.1 A/AA rules along the way,
-with no console error and no request to another host."""
+answers a request from its "Try it out" form, and passes axe-core's rules (tests/browser/accessibility.py)
+along the way, with no console error and no request to another host."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Watch
+from tests.browser.accessibility import axe_violations
+from tests.browser.pages import DESKTOP, PHONE, Watch
 
 pytestmark = pytest.mark.browser
 
-WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PREDICT = "#operations-predict-predict_api_predict_post"
 RENDER_TIMEOUT_MS = 15_000
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's WCAG 2.1 A and AA violations on the page as it is now, one line per element."""
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        pytest.fail("axe-playwright-python is not installed: pip install -e '.[test]'")
-    results: dict[str, Any] = Axe().run(page, options=WCAG_21_AA).response
-    return [
-        f"{violation['id']}: {node['target']} ({violation['help']})"
-        for violation in results["violations"]
-        for node in violation["nodes"]
-    ]
 
 
 def open_docs(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[Page, Watch]]:
@@ -81,7 +66,7 @@ def test_every_operation_of_the_3_1_document_renders(docs: tuple[Page, Watch]) -
     # Swagger UI read the document the app serves, and its assets came from the app too.
     assert watch.base + "/openapi.json" in watch.requests
     assert any(url.startswith(watch.base + "/docs/assets/swagger-ui/") for url in watch.requests)
-    assert axe_violations(page) == []
+    assert axe_violations(page) == ""
 
 
 def test_try_it_out_sends_the_example_and_shows_the_guess(docs: tuple[Page, Watch]) -> None:
@@ -89,7 +74,7 @@ def test_try_it_out_sends_the_example_and_shows_the_guess(docs: tuple[Page, Watc
     predict = operation(page, "POST", "/api/predict")
     predict.locator(".opblock-summary-control").click()
     expect(predict.locator(".parameters-col_name", has_text="top_k")).to_be_visible()
-    assert axe_violations(page) == []
+    assert axe_violations(page) == ""
     predict.get_by_role("button", name="Try it out").click()
     content_type = predict.get_by_label("Request content type")
     content_type.select_option("application/json")
@@ -100,11 +85,11 @@ def test_try_it_out_sends_the_example_and_shows_the_guess(docs: tuple[Page, Watc
     response = predict.locator(".live-responses-table .response")
     expect(response.locator(".response-col_status")).to_have_text("200", timeout=RENDER_TIMEOUT_MS)
     expect(response.locator(".response-col_description")).to_contain_text('"prediction": 7')
-    assert axe_violations(page) == []
+    assert axe_violations(page) == ""
     for kind in ("image/png", "multipart/form-data"):
         content_type.select_option(kind)  # each body form renders controls of its own
         expect(predict.locator(".opblock-section-request-body input[type=file]")).to_have_count(1)
-        assert axe_violations(page) == [], kind
+        assert axe_violations(page) == "", kind
 
 
 def test_every_operation_opened_on_a_phone(docs_phone: tuple[Page, Watch]) -> None:
@@ -113,4 +98,4 @@ def test_every_operation_opened_on_a_phone(docs_phone: tuple[Page, Watch]) -> No
         summary.click()
     expect(page.locator(".opblock.is-open")).to_have_count(page.locator(".opblock").count())
     expect(page.locator(".opblock-section-request-body").first).to_be_visible()
-    assert axe_violations(page) == []
+    assert axe_violations(page) == ""

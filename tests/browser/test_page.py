@@ -1,5 +1,5 @@
 """The drawing page in headless Chromium: drawing, live guessing, tools, the network view, the model
-switch, and screenshots at desktop and phone sizes."""
+switch, the page's weight, and screenshots at desktop and phone sizes."""
 
 from __future__ import annotations
 
@@ -12,28 +12,23 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from app.nn.preprocess import preprocess
+from app.nn.preprocess import MIN_EXTENT, preprocess
+from app.nn.strokes import PEN_WIDTH
 from app.web.decoding import decode_image
-from tests.browser.conftest import ROOT, Watch
-from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, touch_digit, uploads
+from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
+from tests.browser.pages import DESKTOP, ROOT, Watch
 from tests.factories import DIGIT_STROKES, agreement
 
 pytestmark = pytest.mark.browser
 
 CNN_LAYERS = ["input", "conv1", "pool1", "conv2", "pool2", "fc", "output"]
-ANSWER_TIMEOUT_MS = 15_000
+PAGE_WEIGHT_LIMIT = 150_000
 
 
 def results(page: Page):
     return page.get_by_test_id("results")
-
-
-def settle(page: Page) -> str:
-    """Waits until the guesses shown belong to the drawing on the pad; the first guess."""
-    expect(results(page)).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
-    return page.get_by_test_id("first-guess").text_content() or ""
 
 
 def expect_blank(page: Page) -> None:
@@ -95,6 +90,17 @@ def test_a_blank_pad_shows_no_guess_and_sends_nothing(desktop: tuple[Page, Watch
     page.wait_for_timeout(600)
     expect_blank(page)
     assert watch.predictions() == []
+
+
+def test_the_page_sends_the_least_ink_the_server_reads(desktop: tuple[Page, Watch]) -> None:
+    """The page and the server agree on a speck: a dot is one (and is not sent), a stroke spanning a
+    little more than the server's least extent is read."""
+    page, watch = desktop
+    assert PEN_WIDTH < MIN_EXTENT, "a dot of the pen must be a speck for this test"
+    length = MIN_EXTENT + 0.01 - PEN_WIDTH  # the round pen adds its width to a stroke's extent
+    draw_strokes(page, [[(0.5 - length / 2, 0.5), (0.5 + length / 2, 0.5)]])
+    assert re.fullmatch(r"\d", settle(page))
+    assert watch.predictions(), "the page kept a drawing to itself that the server reads"
 
 
 def test_eraser_undo_and_clear(desktop: tuple[Page, Watch]) -> None:
@@ -207,6 +213,24 @@ def test_the_page_posts_a_transparent_canvas_like_the_committed_one(desktop: tup
     assert (pixels[[0, 0, -1, -1], [0, -1, 0, -1], 3] == 0).all()  # transparent where nothing is drawn
     committed = decode_image((ROOT / "tests" / "data" / "canvas-7.png").read_bytes())
     assert agreement(preprocess(pixels).bits, preprocess(committed).bits) >= 0.95
+
+
+def test_the_page_is_light(browser: Browser, server: str) -> None:
+    """The HTML, CSS and JavaScript a first visit loads, uncompressed, stay under PAGE_WEIGHT_LIMIT bytes."""
+    context = browser.new_context(**DESKTOP)
+    try:
+        page = context.new_page()
+        loaded = []
+        page.on("response", lambda response: loaded.append(response))
+        page.goto(server + "/")
+        page.wait_for_selector('[data-testid="layer-input"]')
+        sizes = {
+            r.url: len(r.body()) for r in loaded if r.request.resource_type in ("document", "stylesheet", "script")
+        }
+    finally:
+        context.close()
+    assert sum(url.endswith(".js") for url in sizes) >= 5, f"the page's modules were not all seen: {sorted(sizes)}"
+    assert sum(sizes.values()) < PAGE_WEIGHT_LIMIT, f"{sum(sizes.values())} bytes: {sizes}"
 
 
 @pytest.fixture

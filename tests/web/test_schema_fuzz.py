@@ -21,7 +21,7 @@ from schemathesis.config import SchemathesisConfig
 import tests.web.fuzz_hooks  # noqa: F401  (registers the hooks schemathesis.toml names)
 from app.config import ROOT
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 CONFIG = ROOT / "schemathesis.toml"
 

@@ -92,8 +92,9 @@ async def predict(
     top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
     activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
 ) -> Response:
-    """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
-    `{"pixels"}`. The format of an image is read from its bytes."""
+    """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}`,
+    `{"pixels"}` or `{"bits"}`. The format of an image is read from its bytes; `bits` is the network's own
+    28x28 input, used as it is and echoed in `input.bits`."""
     source = await read_drawing(request)
     try:
         answer = await answer_one(model, source, top_k, activations, settings, inference, request)

@@ -1,6 +1,7 @@
-// /docs: names and keyboard access for the Swagger UI elements that render without them: a parameter's
-// <select>, the request body's text area and file input, and scrolling code blocks (focusable, so the
-// keyboard can scroll them). Swagger UI renders as the reader goes, so every change is looked at.
+// /docs: what Swagger UI renders without: names for a parameter's <select> and the request body's text
+// area and file input, keyboard access to scrolling code blocks, a landmark around the API's title and
+// description, and headings that step down one level at a time (Swagger UI has no h2: everything below
+// its h1 is announced one level up). Swagger UI renders as the reader goes, so every change is looked at.
 const root = document.getElementById('swagger-ui');
 
 function name(selector, label) {
@@ -15,6 +16,12 @@ function fill() {
   name('.opblock-section-request-body input[type="file"]', () => 'Request body file');
   for (const block of root.querySelectorAll('pre.microlight:not([tabindex])')) {
     block.tabIndex = 0;
+  }
+  for (const heading of root.querySelectorAll('h3:not([aria-level]), h4:not([aria-level]), h5:not([aria-level])')) {
+    heading.setAttribute('aria-level', String(Number(heading.tagName[1]) - 1));
+  }
+  for (const header of root.querySelectorAll('.information-container:not([role])')) {
+    header.setAttribute('role', 'banner');
   }
 }
 
