@@ -113,7 +113,8 @@ def test_the_drawing_bodies_say_what_the_api_takes(make_client):
     assert other["content"]["application/json"]["schema"]["properties"]["images"]["maxItems"] == 256
     predict = paths["/api/predict"]["post"]["requestBody"]["content"]
     drawing = predict["application/json"]["schema"]
-    assert drawing["oneOf"] == [{"required": ["image"]}, {"required": ["pixels"]}]
+    assert drawing["oneOf"] == [{"required": ["image"]}, {"required": ["pixels"]}, {"required": ["bits"]}]
+    assert drawing["properties"]["bits"]["pattern"] == "^[01]{784}$"
     assert drawing["additionalProperties"] is False
     assert drawing["properties"]["image"] == {
         "type": "string",

@@ -386,6 +386,14 @@ def test_batch_bad_top_k(client):
     )
 
 
+@pytest.mark.parametrize("option", [("top_k", "3"), ("model", "cnn")])
+def test_batch_multipart_with_an_option_twice(client, option):
+    name, value = option
+    files = [("images", ("7.png", digit_png(7), "image/png")), (name, (None, value)), (name, (None, value))]
+    body = assert_error(client.post("/api/predict/batch", files=files), 422, "invalid_request")
+    assert f"`{name}` more than once" in body["detail"]
+
+
 def test_batch_refuses_raw_images(client, seven_png):
     assert_error(
         client.post("/api/predict/batch", content=seven_png, headers={"Content-Type": "image/png"}),
