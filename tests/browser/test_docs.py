@@ -74,7 +74,6 @@ def test_try_it_out_sends_the_example_and_shows_the_guess(docs: tuple[Page, Watc
     predict = operation(page, "POST", "/api/predict")
     predict.locator(".opblock-summary-control").click()
     expect(predict.locator(".parameters-col_name", has_text="top_k")).to_be_visible()
-    assert axe_violations(page) == ""
     predict.get_by_role("button", name="Try it out").click()
     content_type = predict.get_by_label("Request content type")
     content_type.select_option("application/json")

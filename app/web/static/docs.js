@@ -1,7 +1,8 @@
-// /docs: what Swagger UI renders without: names for a parameter's <select> and the request body's text
-// area and file input, keyboard access to scrolling code blocks, a landmark around the API's title and
-// description, and headings that step down one level at a time (Swagger UI has no h2: everything below
-// its h1 is announced one level up). Swagger UI renders as the reader goes, so every change is looked at.
+// /docs: what Swagger UI renders without: names for a parameter's <select>, the request body's text
+// area and file input and each table of responses, keyboard access to scrolling code blocks, a landmark
+// around the API's title and description, and headings that step down one level at a time (Swagger UI
+// has no h2: everything below its h1 is announced one level up). Swagger UI renders as the reader goes,
+// so every change is looked at.
 const root = document.getElementById('swagger-ui');
 
 function name(selector, label) {
@@ -14,6 +15,13 @@ function fill() {
   name('tr[data-param-name] select', (select) => select.closest('tr').dataset.paramName);
   name('textarea.body-param__text', () => 'Request body');
   name('.opblock-section-request-body input[type="file"]', () => 'Request body file');
+  // Each operation's table of responses is a region; several open at once need names to tell them apart.
+  name('table.responses-table[role="region"]', (table) => {
+    const operation = table.closest('.opblock');
+    const method = operation?.querySelector('.opblock-summary-method')?.textContent ?? '';
+    const path = operation?.querySelector('.opblock-summary-path')?.dataset.path ?? '';
+    return `Responses of ${method} ${path}`.trim();
+  });
   for (const block of root.querySelectorAll('pre.microlight:not([tabindex])')) {
     block.tabIndex = 0;
   }
