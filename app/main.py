@@ -27,7 +27,7 @@ from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
 from app.web.observability import ObservabilityMiddleware
 from app.web.predictions import InferenceTurns
-from app.web.routes import docs, health, metrics, models, pages, predict
+from app.web.routes import docs, explain, health, metrics, models, pages, predict
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
 
-    for area in (predict, models, health, metrics, pages, docs):
+    for area in (predict, explain, models, health, metrics, pages, docs):
         app.include_router(area.router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

@@ -25,6 +25,7 @@ STATUS = {
     "unsupported_media_type": 415,
     "unknown_model": 404,
     "unknown_unit": 404,
+    "no_stimulus_index": 404,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,
