@@ -3,7 +3,8 @@
 For every unit of every visible layer (a conv or pool unit is a whole feature map, its activation the
 maximum over positions): the TOP MNIST test digits that excite it most, with for a feature map the input
 window its strongest position sees (its receptive field), and its optimal stimulus (`explain.py`).
-Output units are ranked by their logit, since their probability saturates.
+Output units are ranked by their logit, since their probability saturates, among the digits the network
+reads as theirs with probability >= SURE (a heavy 8 can raise the logit of a 2 above any real 2's).
 
 The index is one `<model>.stimuli.npz` beside `<model>.npz`: arrays plus a JSON header that records the
 SHA-256 of the model file and of the test digits it was built from, so a server can refuse an index that
@@ -32,6 +33,7 @@ FORMAT_VERSION = 1
 SUFFIX = ".stimuli.npz"
 SOURCE = "mnist-test"
 TOP = 9
+SURE = 0.95  # an output unit's top stimuli are digits the network reads as its digit at least this surely
 CHUNK = 250  # test digits a forward pass takes while the index is built: conv1's maps stay under 10 MB
 
 
@@ -228,13 +230,17 @@ def build_index(
     network = model.network
     infos = indexed_layers(network)
     # pass 1: every test digit's ranking score for every unit: its activation (an output's logit), and
-    # for a feature map its mean over positions too, which breaks the ties binary inputs make common
+    # for a feature map its mean over positions too, which breaks the ties binary inputs make common.
+    # An output unit ranks first the digits the network reads as its digit with probability >= SURE.
     scores: dict[str, list[Array]] = {info.name: [] for info in infos}
     spread: dict[str, list[Array]] = {info.name: [] for info in infos}
+    sure: list[Array] = []
     for begin in range(0, len(bits), CHUNK):
         batch = bits[begin : begin + CHUNK]
         for name, (act, _, logit) in unit_values(network, batch, means=spread).items():
             scores[name].append(logit if logit is not None else act)
+            if logit is not None:
+                sure.append(act >= SURE)
         if report:
             report("digits", len(batch))
     arrays: dict[str, Array] = {}
@@ -243,7 +249,9 @@ def build_index(
         ranking = np.concatenate(scores.pop(info.name))  # (N, units)
         parts = spread.pop(info.name)
         means = np.concatenate(parts) if parts else np.zeros_like(ranking)
-        top = np.stack([np.lexsort((-means[:, u], -ranking[:, u]))[:TOP] for u in range(ranking.shape[1])])
+        first = np.concatenate(sure) if info.kind == "output" else np.ones(ranking.shape, bool)
+        keys = [(-means[:, u], -ranking[:, u], ~first[:, u]) for u in range(ranking.shape[1])]
+        top = np.stack([np.lexsort(key)[:TOP] for key in keys])
         top = top.astype(np.int32)  # (units, TOP), best first; ties go to the earlier digit
         arrays.update(_top_arrays(network, info, top, bits, labels))
         optimal = explain.optimal_stimuli(network, info.name, np.arange(top.shape[0]), recipe)
