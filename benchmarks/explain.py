@@ -3,9 +3,10 @@ server, and what building each model's stimulus index takes. Run from the reposi
 
     python -m benchmarks.explain [--parts deletion,latency,index] [--requests 300]
 
-- deletion: for each shipped model and method, on 200 MNIST test digits (every 50th) and 60 pen-stroke
-  digits rendered the way the pad draws them, the first guess's mean probability drop when the 15 % of
-  its ink with the highest attribution is erased, against erasing a random 15 % (8 draws), and the ratio.
+- deletion: for each shipped model and method, on 200 MNIST test digits (every 50th) and 120 pen-stroke
+  digits rendered the way the pad draws them (60 of unseen writers), the first guess's mean probability
+  drop when the 15 % of its ink with the highest attribution is erased, against erasing a random 15 %
+  (8 draws), and the ratio.
   The method with the highest ratios ships (app/nn/explain.py SHIPPED_METHOD).
 - latency: a one-worker `digitpad serve`; sequential POST /api/explain requests with the page's body
   (`{"bits"}` of the drawing it just guessed) and with the page's canvas PNG, then POST /api/predict
@@ -26,21 +27,25 @@ import httpx
 import numpy as np
 
 from app.nn import explain, manifest
-from app.nn.data import bundled_mnist
+from app.nn.data import bundled_mnist, load_pen_digits
 from app.nn.network import load_model
 from app.nn.preprocess import preprocess
 from app.nn.stimuli import build_index
+from app.nn.strokes import render_strokes
 from benchmarks.common import ROOT, describe_machine, table, tune_malloc
 from tests import servers
-from tests.factories import DIGIT_STROKES, stroke_image
+from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, stroke_image
 
 MODELS = ("cnn", "mlp", "logreg")
 CANVAS_PNG = ROOT / "tests" / "data" / "canvas-7.png"
 
 
 def pen_inputs() -> np.ndarray:
-    """60 pen-stroke digits: each digit at three sizes and two pen widths, through the one preprocessing."""
-    out = [
+    """120 pen-stroke digits as the pad draws them: every 25th held-out digit of writers the models never
+    trained on, and each digit of tests.factories at three sizes and two pen widths."""
+    held_out = load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")[::25]
+    out = [preprocess(render_strokes(digit.strokes)).bits for digit in held_out]
+    out += [
         preprocess(np.asarray(stroke_image(strokes, pen=pen, scale=scale))).bits
         for strokes in DIGIT_STROKES.values()
         for scale in (0.7, 0.85, 1.0)

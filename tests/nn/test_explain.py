@@ -7,11 +7,12 @@ import pytest
 
 from app.config import MODEL_DIR
 from app.nn import explain
-from app.nn.data import mnist_inputs
+from app.nn.data import load_pen_digits, mnist_inputs
 from app.nn.layers import DTYPE, LAYER_TYPES
 from app.nn.network import ARCHITECTURES, Network, load_model
 from app.nn.preprocess import binarize, preprocess
-from tests.factories import DIGIT_STROKES, stroke_image
+from app.nn.strokes import render_strokes
+from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, stroke_image
 
 MODELS = ("cnn", "mlp", "logreg")
 # Settings that build each layer type on a small input; a new layer type needs a line here.
@@ -41,16 +42,17 @@ def mnist_sample(mnist_test) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pen_digits() -> np.ndarray:
-    """Each digit drawn with the pad's pen at three sizes and two pen widths: 60 digits."""
-    return np.array(
-        [
-            preprocess(np.asarray(stroke_image(strokes, pen=pen, scale=scale))).bits
-            for strokes in DIGIT_STROKES.values()
-            for scale in (0.7, 0.85, 1.0)
-            for pen in (0.06, 0.09)
-        ],
-        np.float32,
-    )
+    """Pen strokes rendered as the pad draws them: every 25th held-out digit of writers the models never
+    trained on (60), and each digit of tests.factories at three sizes and two pen widths (60)."""
+    held_out = load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")[::25]
+    drawn = [preprocess(render_strokes(digit.strokes)).bits for digit in held_out]
+    drawn += [
+        preprocess(np.asarray(stroke_image(strokes, pen=pen, scale=scale))).bits
+        for strokes in DIGIT_STROKES.values()
+        for scale in (0.7, 0.85, 1.0)
+        for pen in (0.06, 0.09)
+    ]
+    return np.array(drawn, np.float32)
 
 
 @pytest.mark.parametrize("kind", sorted(LAYER_TYPES))
