@@ -25,7 +25,7 @@ const detail = new UnitDetail(els.unitDetail);
 const weights = new UnitWeights();
 const stimuli = new UnitResource('/stimuli');
 const stimuliView = new StimuliView(els.unitDetail.querySelector('[data-role="stimuli"]'));
-const why = new WhyView(document.getElementById('why'), document.querySelector('[data-role="why-overlay"]'));
+const why = new WhyView(els.why, els.whyOverlay);
 const explainer = new Explainer(explain);
 // A bottom sheet covers the lower part of a narrow screen: a unit chosen there is scrolled above it.
 const sheetLayout = window.matchMedia('(max-width: 899px)');

@@ -31,6 +31,8 @@ export function lookUp(root = document) {
     bars: Array.from({ length: 10 }, (_, d) => byTestId(`prob-${d}`)),
     layers: root.querySelector('[data-role="layers"]'),
     unitDetail: byTestId('unit-detail'),
+    why: root.getElementById('why'),
+    whyOverlay: byRole(results, 'why-overlay'),
     config: JSON.parse(root.getElementById('page-config').textContent),
   };
 }
