@@ -118,8 +118,8 @@ async def answer_explain(
 
 def _answer_explain(model: Model, source: Source, digits: list[int] | None, settings: Settings) -> bytes:
     pre, timings = network_input(source, settings)
+    # not counted as a prediction in the metrics: the page explains a drawing it has just had guessed
     explanation = explain_input(model, pre, digits, timings)
-    _observe(explanation.prediction)
     return orjson.dumps(explanation_json(explanation))
 
 
