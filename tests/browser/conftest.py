@@ -57,7 +57,9 @@ def server(chromium_path: str) -> Iterator[str]:
         servers.stop(live, timeout=15)
 
 
-@pytest.fixture(scope="session")
+# One Chromium per module, not per session: Playwright's sync API keeps an event loop running in the
+# main thread while it is open, and the tests after the browser tests call asyncio.run().
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
     try:
         from playwright.sync_api import sync_playwright
