@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Watch, save_screenshot
+from tests.browser.conftest import save_screenshot
 from tests.browser.drawing import draw_digit, touch_digit
+from tests.browser.pages import Watch
 
 pytestmark = pytest.mark.browser
 
