@@ -34,7 +34,7 @@ def parse_digits(text: str | None) -> list[int] | None:
     if text is None or not text.strip():
         return None
     parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and len(part) == 1 for part in parts):
+    if not all(len(part) == 1 and part in "0123456789" for part in parts):  # str.isdigit takes any script's digits
         raise DigitPadError(
             "invalid_request", f"`digits` must be digits 0 to 9 separated by commas, e.g. 3,5; got {text[:40]!r}."
         )
@@ -72,11 +72,16 @@ class StimulusSource:
         return (self.bits[i].reshape(-1) + ord("0")).astype(np.uint8).tobytes().decode("ascii")
 
 
-def unit_stimuli(index: StimulusIndex | None, why_not: str, layer: str, unit: int) -> UnitStimuli:
+def unit_stimuli(model: str, index: StimulusIndex | None, why_not: str | None, layer: str, unit: int) -> UnitStimuli:
     """One unit's top stimuli and optimal stimulus from a model's index. Raises DigitPadError
-    `no_stimulus_index` (with `why_not`) when there is no index, `unknown_unit` for a unit it lacks."""
+    `no_stimulus_index` (saying `why_not`) when it has none, `unknown_unit` for a unit it lacks."""
     if index is None:
-        raise DigitPadError("no_stimulus_index", why_not)
+        raise DigitPadError(
+            "no_stimulus_index",
+            why_not
+            or f"Model {model!r} has no stimulus index: only models built with `digitpad index` show what their "
+            f"units learned (its attributions come from POST /api/explain all the same).",
+        )
     try:
         return index.unit(layer, unit)
     except (KeyError, IndexError) as exc:

@@ -66,6 +66,6 @@ async def stimuli(
     """Read from the stimulus index shipped beside the model (`digitpad index` builds it); a model without
     one, such as a model trained in the lab, answers 404 `no_stimulus_index`."""
     model = registry.find(name)
-    found = unit_stimuli(registry.indexes.get(model.name), registry.no_index.get(model.name, ""), layer, index)
+    found = unit_stimuli(model.name, registry.indexes.get(model.name), registry.no_index.get(model.name), layer, index)
     assert registry.stimulus_source is not None  # every loaded index comes with the digits it points into
     return OrjsonResponse(stimuli_json(model.name, found, registry.stimulus_source))
