@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import servers
-from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, Watch
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, Watch, open_page
 
 
 def _unavailable(reason: str) -> None:
@@ -57,18 +57,9 @@ def browser(chromium_path: str) -> Iterator[object]:
 
 
 def _open(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[object, Watch]]:
-    context = browser.new_context(**options)  # type: ignore[attr-defined]
-    page = context.new_page()
-    watch = Watch(server)
-    page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.on("request", lambda request: watch.requests.append(request.url))
-    page.goto(server + "/")
-    page.wait_for_selector('[data-testid="layer-input"]')
-    yield page, watch
-    context.close()
-    assert watch.errors == [], f"console errors: {watch.errors}"
-    assert watch.foreign() == [], f"requests to other hosts: {watch.foreign()}"
+    yield from open_page(
+        browser, server, options, "/", lambda page: page.wait_for_selector('[data-testid="layer-input"]')
+    )
 
 
 @pytest.fixture

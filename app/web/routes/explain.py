@@ -12,7 +12,7 @@ from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep, find_
 from app.web.drawings import read_drawing
 from app.web.predictions import ClientGone, answer_explain
 from app.web.responses import OrjsonResponse, stimuli_json
-from app.web.routes.predict import CLIENT_CLOSED_REQUEST, PREDICT_BODY
+from app.web.routes.predict import CLIENT_CLOSED_REQUEST, DRAWING_ERRORS, PREDICT_BODY
 from app.web.schemas import ExplainOut, StimuliOut, error_responses
 
 router = APIRouter(tags=["explain"])
@@ -23,16 +23,7 @@ DIGITS_PATTERN = r"^ *([0-9] *(, *[0-9] *)*)?$"
 @router.post(
     "/api/explain",
     response_model=ExplainOut,
-    responses=error_responses(
-        "unknown_model",
-        "request_timeout",
-        "payload_too_large",
-        "image_too_large",
-        "unsupported_media_type",
-        "invalid_request",
-        "invalid_image",
-        "empty_drawing",
-    ),
+    responses=error_responses(*DRAWING_ERRORS),
     openapi_extra=PREDICT_BODY,
     summary="Why this guess: how each pixel pushed each digit's score",
 )
