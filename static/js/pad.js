@@ -72,11 +72,12 @@ export class DrawingPad extends EventTarget {
     this.#changed('change');
   }
 
-  /** The drawing at the network's size: null when there is no digit on it, else its canvas. */
+  /** The drawing at the network's size: null when there is no digit on it, else its pixels (ImageData). */
   snapshot() {
     const ctx = this.#exportCanvas.getContext('2d', { willReadFrequently: true });
     this.#render(ctx, EXPORT_SIZE);
-    return hasDigit(ctx.getImageData(0, 0, EXPORT_SIZE, EXPORT_SIZE)) ? this.#exportCanvas : null;
+    const image = ctx.getImageData(0, 0, EXPORT_SIZE, EXPORT_SIZE);
+    return hasDigit(image) ? image : null;
   }
 
   #resize() {
