@@ -19,7 +19,14 @@ from playwright.sync_api import Page
 from app.nn.preprocess import preprocess
 from app.web.decoding import decode_image
 from tests.browser.conftest import Watch
-from tests.browser.drawing import RECORD_GUESSES, forget_guesses, pad_points, pen_up_to_settled_ms
+from tests.browser.drawing import (
+    RECORD_GUESSES,
+    draw_digit,
+    forget_guesses,
+    pad_points,
+    pen_up_to_settled_ms,
+    touch_digit,
+)
 from tests.factories import DIGIT_STROKES
 
 pytestmark = pytest.mark.browser
@@ -104,3 +111,68 @@ def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: 
     np.testing.assert_array_equal(ours_pixels[:, :, 1], chromium_pixels[:, :, 3])
     assert not ours_pixels[:, :, 0].any()
     np.testing.assert_array_equal(preprocess(ours_pixels).bits, preprocess(chromium_pixels).bits)
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_answers_move_nothing_on_the_page(request: pytest.FixtureRequest, viewport: str) -> None:
+    """No layout shift from the first guess, from guesses while drawing, or from a blank pad again."""
+    page, _ = request.getfixturevalue(viewport)
+    page.add_init_script(RECORD_GUESSES)
+    page.reload()
+    page.wait_for_selector('[data-testid="layer-input"]')
+    page.get_by_test_id("pad").scroll_into_view_if_needed()
+    forget_guesses(page)
+    for digit in (1, 4, 7, 0):
+        page.keyboard.press("c")
+        (draw_digit if viewport == "desktop" else touch_digit)(page, digit)
+        pen_up_to_settled_ms(page)
+    shifts = page.evaluate("window.guesses.shifts")
+    assert sum(shifts) == 0, f"layout shifts: {shifts}"
+
+
+def test_the_network_view_draws_again_only_what_changed(desktop: tuple[Page, Watch]) -> None:
+    page, _ = desktop
+    puts = page.evaluate(
+        """async () => {
+          const { NetworkView } = await import('/static/js/network-view.js');
+          const put = CanvasRenderingContext2D.prototype.putImageData;
+          let count = 0;
+          CanvasRenderingContext2D.prototype.putImageData = function (...args) {
+            count += 1;
+            return put.apply(this, args);
+          };
+          const container = document.createElement('div');
+          document.body.append(container);
+          const view = new NetworkView(container);
+          view.build({ layers: [
+            { name: 'conv1', kind: 'conv', shape: [3, 2, 2] },
+            { name: 'output', kind: 'output', shape: [10] },
+          ] });
+          const encoded = (bytes) => btoa(String.fromCharCode(...bytes));
+          const conv = { name: 'conv1', kind: 'conv', shape: [3, 2, 2], min: 0, max: 1 };
+          const layer = (bytes) => ({ ...conv, data: encoded(bytes) });
+          const output = { name: 'output', kind: 'output', shape: [10], min: 0, max: 1 };
+          output.data = encoded([0, 0, 0, 0, 0, 0, 0, 0, 0, 255]);
+          const counts = [];
+          const maps = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]];
+          for (const answer of [maps, maps, [maps[0], [5, 6, 7, 99], maps[2]]]) {
+            count = 0;
+            view.update([layer(answer.flat()), output]);
+            counts.push(count);
+          }
+          container.querySelector('button.toggle').click(); // hide conv1
+          count = 0;
+          view.update([layer([0, 0, 0, 0, 5, 6, 7, 99, 9, 10, 11, 12]), output]);
+          counts.push(count);
+          container.querySelector('button.toggle').click(); // show it again: the missed answer is drawn
+          counts.push(count);
+          count = 0;
+          view.clear();
+          counts.push(count);
+          CanvasRenderingContext2D.prototype.putImageData = put;
+          container.remove();
+          return counts;
+        }"""
+    )
+    # every map; none; the one map that changed; nothing while hidden; that map on showing; none to clear
+    assert puts == [3, 0, 1, 0, 1, 0]
