@@ -143,7 +143,9 @@ def _grey_alpha_png(data: bytes) -> np.ndarray | None:
     rows = rows.reshape(height, stride)
     if rows[:, 0].any():
         return None
-    return rows[:, 1:].reshape(height, width, 2)
+    # A copy without the filter bytes: contiguous and aligned, the 16-bit words preprocessing compares
+    # are read twice as fast as in place, past an odd number of bytes a row.
+    return np.ascontiguousarray(rows[:, 1:]).reshape(height, width, 2)
 
 
 def _too_large(size: tuple[int, int] | None, max_side: int, max_pixels: int) -> ImageError:
