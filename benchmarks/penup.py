@@ -180,8 +180,8 @@ def run(
     # Playwright and the browser tests' helpers come with the test extra, not the product.
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE
     from tests.browser.drawing import RECORD_GUESSES
+    from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE
 
     drawings = []
     with sync_playwright() as playwright:

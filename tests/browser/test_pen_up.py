@@ -18,7 +18,6 @@ from playwright.sync_api import Page
 
 from app.nn.preprocess import preprocess
 from app.web.decoding import decode_image
-from tests.browser.conftest import Watch
 from tests.browser.drawing import (
     RECORD_GUESSES,
     draw_digit,
@@ -27,6 +26,7 @@ from tests.browser.drawing import (
     pen_up_to_settled_ms,
     touch_digit,
 )
+from tests.browser.pages import Watch
 from tests.factories import DIGIT_STROKES
 
 pytestmark = pytest.mark.browser
