@@ -1,5 +1,5 @@
-"""The fused inference path against the layers' own forward passes: the same outputs, whatever the
-architecture, and every layer in exactly one step."""
+"""The fused inference path against the layers' own forward passes: the very same outputs, bit for bit,
+whatever the architecture, and every layer in exactly one step."""
 
 from __future__ import annotations
 
@@ -10,11 +10,6 @@ from app.config import MODEL_DIR
 from app.nn import fused
 from app.nn.layers import CONV_CHUNK, Array, Conv2D, Layer, softmax
 from app.nn.network import Architecture, LayerSpec, Network, load_model
-
-# Probabilities agree to this; layer outputs to this relative to their largest value (the matmuls sum
-# the same products, with patch rows in another order).
-PROBABILITY_TOLERANCE = 1e-6
-OUTPUT_TOLERANCE = 1e-5
 
 
 def layer_by_layer(network: Network, x: Array) -> list[Array]:
@@ -41,16 +36,18 @@ def architecture(
 
 
 def assert_same_outputs(network: Network, x: Array) -> None:
+    """The network's inference output, and a trace of every layer, equal the layers' own to the last bit."""
     expected = layer_by_layer(network, x)
-    np.testing.assert_allclose(softmax(network.forward(x)), softmax(expected[-1]), rtol=0, atol=PROBABILITY_TOLERANCE)
+    np.testing.assert_array_equal(network.forward(x), expected[-1])
+    steps = network._fused_steps()
+    logits, outputs = fused.trace(steps, x, {len(network.layers) - 1})
+    np.testing.assert_array_equal(logits, expected[-1])
     keep = set(range(len(network.layers)))
-    logits, outputs = fused.trace(network._fused_steps(), x, keep)
-    np.testing.assert_allclose(softmax(logits), softmax(expected[-1]), rtol=0, atol=PROBABILITY_TOLERANCE)
-    for index in outputs:
-        reference = expected[index]
-        scale = max(float(np.abs(reference).max()), 1e-6)
-        assert outputs[index].shape == reference.shape, network.names[index]
-        np.testing.assert_allclose(outputs[index], reference, rtol=0, atol=OUTPUT_TOLERANCE * scale)
+    logits, outputs = fused.trace(steps, x, keep)
+    np.testing.assert_array_equal(logits, expected[-1])
+    assert set(outputs) == keep
+    for index, values in outputs.items():
+        np.testing.assert_array_equal(values, expected[index], err_msg=network.names[index])
 
 
 def assert_partition(network: Network) -> None:
@@ -66,10 +63,16 @@ def test_the_shipped_models_give_the_same_probabilities(name, batch):
     assert_same_outputs(network, inputs(network.arch.input_shape, batch))
 
 
-def test_the_cnn_is_fused_into_two_convolution_steps_and_two_dense_ones():
+def test_the_cnn_is_fused_into_two_convolution_steps(monkeypatch):
     network = load_model(MODEL_DIR / "cnn.npz").network
-    kinds = [type(step).__name__ for step in network._fused_steps()]
-    assert kinds == ["ConvStep", "ConvStep", "Reshape", "DenseStep", "Reshape", "DenseStep"]
+    steps = network._fused_steps()
+    assert [type(step).__name__ for step in steps] == ["ConvStep", "ConvStep"] + ["Step"] * 5
+    assert [(step.first, step.last) for step in steps[:2]] == [(0, 2), (3, 5)]
+    calls = []
+    step_forward = fused.ConvStep.forward
+    monkeypatch.setattr(fused.ConvStep, "forward", lambda self, x: calls.append(self.first) or step_forward(self, x))
+    network.forward(inputs(network.arch.input_shape, 2))
+    assert calls == [0, 3], "inference did not take the fused steps"
 
 
 def test_trace_gives_every_visible_layer_as_the_layers_do(mnist_test):
@@ -77,11 +80,9 @@ def test_trace_gives_every_visible_layer_as_the_layers_do(mnist_test):
     bits = (mnist_test[0][7] > 127).astype(np.uint8)
     probs, acts = network.trace(bits)
     expected = layer_by_layer(network, bits[None, :, :, None].astype(np.float32))
-    np.testing.assert_allclose(probs, softmax(expected[-1])[0], rtol=0, atol=PROBABILITY_TOLERANCE)
+    np.testing.assert_array_equal(probs, softmax(expected[-1])[0])
     for info, values in acts[1:-1]:
-        np.testing.assert_allclose(values, expected[info.index][0], rtol=0, atol=1e-5, err_msg=info.name)
-    conv1 = acts[1][1]
-    assert conv1.transpose(2, 0, 1).flags.c_contiguous  # channel first, as the API sends maps
+        np.testing.assert_array_equal(values, expected[info.index][0], err_msg=info.name)
 
 
 class Doubling(Layer):
@@ -97,8 +98,9 @@ class StridedConv(Conv2D):
     """A subclass of a known layer: it may compute something else, so it runs as it is."""
 
 
+# name: (layers, input shape, the layers (first, last) of each step: a pair is a fused convolution)
 ARCHITECTURES = {
-    "wide kernels, 3x3 pools, tanh": (
+    "wide kernels, 3x3 pools, tanh before a pooling (not fused)": (
         [
             ("c1", "conv", {"filters": 6, "kernel": 3}),
             ("t1", "tanh", {}),
@@ -110,8 +112,9 @@ ARCHITECTURES = {
             ("out", "dense", {"units": 10, "init": "xavier"}),
         ],
         (28, 28, 1),
+        [(0, 0), (1, 1), (2, 2), (3, 5), (6, 6), (7, 7)],
     ),
-    "odd sizes pooled with leftovers, sigmoid, no activation": (
+    "odd sizes pooled with leftovers, sigmoid (not fused), no activation (fused)": (
         [
             ("c1", "conv", {"filters": 5, "kernel": 4}),  # 25x25: pooling drops a row and a column
             ("s1", "sigmoid", {}),
@@ -122,6 +125,7 @@ ARCHITECTURES = {
             ("out", "dense", {"units": 10, "init": "xavier"}),
         ],
         (28, 28, 1),
+        [(0, 0), (1, 1), (2, 2), (3, 4), (5, 5), (6, 6)],
     ),
     "several channels in, conv without pooling, pool alone, dense tanh, dropout": (
         [
@@ -138,6 +142,7 @@ ARCHITECTURES = {
             ("out", "dense", {"units": 10, "init": "xavier"}),
         ],
         (17, 19, 3),
+        [(0, 0), (1, 1), (2, 4), *((i, i) for i in range(5, 11))],
     ),
 }
 
@@ -145,9 +150,10 @@ ARCHITECTURES = {
 @pytest.mark.parametrize("name", ARCHITECTURES)
 @pytest.mark.parametrize("batch", [1, CONV_CHUNK + 3])
 def test_any_architecture_of_known_layers_gives_the_same_outputs(name, batch):
-    layers, input_shape = ARCHITECTURES[name]
+    layers, input_shape, steps = ARCHITECTURES[name]
     network = Network(architecture(*layers, input_shape=input_shape), seed=2)
     assert_partition(network)
+    assert [(step.first, step.last) for step in network._fused_steps()] == steps
     assert_same_outputs(network, inputs(input_shape, batch, seed=batch))
 
 
@@ -168,20 +174,16 @@ def test_unknown_layers_and_unknown_settings_run_their_own_forward(monkeypatch):
     network.names.insert(3, "double")
     network._steps = None
     steps = network._fused_steps()
-    assert [type(step).__name__ for step in steps] == [
-        "LayerStep",
-        "LayerStep",
-        "LayerStep",
-        "LayerStep",
-        "Reshape",
-        "DenseStep",
-    ]
+    assert not any(isinstance(step, fused.ConvStep) for step in steps)
     assert_same_outputs(network, x)
     # A setting the fused steps do not know (a stride, say) leaves the layer to itself as well.
     network.layers[0].__class__ = Conv2D
     monkeypatch.setattr(Conv2D, "config", lambda self: {"filters": self.filters, "kernel": self.kernel, "stride": 1})
     network._steps = None
-    assert type(network._fused_steps()[0]).__name__ == "LayerStep"
+    assert not isinstance(network._fused_steps()[0], fused.ConvStep)
+    monkeypatch.undo()
+    network._steps = None
+    assert isinstance(network._fused_steps()[0], fused.ConvStep)
 
 
 def test_training_still_goes_layer_by_layer_and_learns_the_same_function():
