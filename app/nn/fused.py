@@ -16,9 +16,7 @@ the outputs of the layers asked for, which a fused step then computes one layer 
 
 from __future__ import annotations
 
-from app.nn.layers import Array, Conv2D, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
-
-ACTIVATIONS: tuple[type[Layer], ...] = (ReLU, Sigmoid, Tanh)
+from app.nn.layers import Array, Conv2D, Layer, MaxPool2D, ReLU
 
 
 def _plain(layer: Layer | None, kind: type[Layer], settings: set[str]) -> bool:
