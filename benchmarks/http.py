@@ -2,9 +2,10 @@
 
 Starts `digitpad serve` on a loopback port (1 and 2 workers), checks each route answers once, then
 runs Debian's `wrk` against it for a bounded time per scenario: /healthz, /api/predict with the
-PNG the page posts for a drawn 7 (`tests/data/canvas-7.png`, from `canvas.py`; with and without
-activations) and /api/predict/batch. Prints req/s, p50, p99, errors and each route's throughput as
-a fraction of /healthz's in the same server. Run from the repository root, with Debian's wrk
+PNG the page posts for a drawn 7 (`tests/data/ink-7.png`, from `canvas.py`; with and without
+activations) and with Chromium's PNG of the same canvas (`canvas-7.png`), and /api/predict/batch.
+Prints req/s, p50, p99, errors and each route's throughput as a fraction of /healthz's in the same
+server. Run from the repository root, with Debian's wrk
 installed (`apt-get install wrk`):
 
     python -m benchmarks.http [--duration 10] [--workers 1 2] [--concurrency 16 64]
@@ -31,7 +32,8 @@ from tests.factories import digit_png
 from tests.servers import HOST
 
 BATCH_IMAGES = 32
-CANVAS_PNG = ROOT / "tests" / "data" / "canvas-7.png"  # written by canvas.py
+PAGE_PNG = ROOT / "tests" / "data" / "ink-7.png"  # what the page posts, written by canvas.py
+CANVAS_PNG = ROOT / "tests" / "data" / "canvas-7.png"  # the same drawing as Chromium encodes the canvas
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def routes() -> list[Route]:
-    png = CANVAS_PNG.read_bytes()
+    png, canvas = PAGE_PNG.read_bytes(), CANVAS_PNG.read_bytes()
     # A program's batch: the test factories' digits, dark ink on white, drawn with three pen widths.
     batch = [digit_png(d % 10, pen=0.06 + 0.01 * (d % 3)) for d in range(BATCH_IMAGES)]
     images = [base64.b64encode(image).decode("ascii") for image in batch]
@@ -82,6 +84,7 @@ def routes() -> list[Route]:
         Route("GET /healthz", "/healthz"),
         Route("POST /api/predict (activations)", "/api/predict", png, "image/png"),
         Route("POST /api/predict?activations=false", "/api/predict?activations=false", png, "image/png"),
+        Route("POST /api/predict (canvas RGBA PNG, activations)", "/api/predict", canvas, "image/png"),
         Route(
             f"POST /api/predict/batch ({BATCH_IMAGES} PNGs)",
             "/api/predict/batch",

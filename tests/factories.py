@@ -101,7 +101,8 @@ def png_bytes(image: Image.Image, fmt: str = "PNG", **params: int) -> bytes:
 
 def digit_png(digit: int, size: int = 280, **kwargs: float | tuple[float, float]) -> bytes:
     """A PNG of `digit` drawn with the pad's round pen, dark ink on white, as a program might send it.
-    The page's own upload, a transparent canvas encoded by Chromium, is tests/data/canvas-7.png."""
+    The page's own upload, its ink as grey + alpha, is tests/data/ink-7.png; Chromium's PNG of the same
+    transparent canvas is tests/data/canvas-7.png."""
     return png_bytes(stroke_image(DIGIT_STROKES[digit], size, **kwargs))  # type: ignore[arg-type]
 
 

@@ -124,6 +124,13 @@ class Conv2D(Layer):
         return (h - self.kernel + 1, w - self.kernel + 1, self.filters)
 
     def forward(self, x: Array, train: bool = False) -> Array:
+        z = self.products(x, train)
+        z += self.params["b"]
+        return z
+
+    def products(self, x: Array, train: bool = False) -> Array:
+        """(B, Ho, Wo, F): every kernel's dot product with every patch, before the bias. The inference
+        steps of `app.nn.fused` call this too, so their outputs are this layer's to the last bit."""
         b, h, w, c = x.shape
         k, f = self.kernel, self.filters
         ho, wo = h - k + 1, w - k + 1
@@ -138,7 +145,6 @@ class Conv2D(Layer):
             n = ho * wo
             for i in range(0, b, CONV_CHUNK):
                 np.matmul(_im2col(x[i : i + CONV_CHUNK], k), weights, out=z[i * n : (i + CONV_CHUNK) * n])
-        z += self.params["b"]
         return z.reshape(b, ho, wo, f)
 
     def backward(self, dy: Array) -> Array:

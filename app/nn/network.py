@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from app.nn import fused
 from app.nn.layers import DTYPE, LAYER_TYPES, Array, Layer, softmax
 
 FORMAT = "digitpad-model"
@@ -140,6 +141,7 @@ class Network:
             self.names.append(spec.name)
             self.shapes.append(shape)
         self.visible = self._visible_layers()
+        self._steps: list[fused.Step] | None = None  # built on the first inference
 
     def _visible_layers(self) -> list[LayerInfo]:
         infos = [LayerInfo("input", "input", self.arch.input_shape[:2], -1)]
@@ -158,10 +160,18 @@ class Network:
         return sum(p.size for layer in self.layers for p in layer.params.values())
 
     def forward(self, x: Array, train: bool = False) -> Array:
-        """Logits for a batch x of shape (B, 28, 28, 1)."""
+        """Logits for a batch x of shape (B, 28, 28, 1). Training goes layer by layer, each layer keeping
+        what backward needs; inference takes the fused steps of `app.nn.fused`, which give the same."""
+        if not train:
+            return fused.forward(self._fused_steps(), x)
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
+
+    def _fused_steps(self) -> list[fused.Step]:
+        if self._steps is None:
+            self._steps = fused.compile_steps(self.layers)
+        return self._steps
 
     def backward(self, delta: Array) -> None:
         """Backpropagation: send d loss / d logits back through every layer, filling their grads.
@@ -179,13 +189,10 @@ class Network:
 
     def trace(self, x: Array) -> tuple[Array, list[tuple[LayerInfo, Array]]]:
         """One input (28, 28): its probabilities and every visible layer's activations."""
-        a = self._as_batch(x[None])
-        outputs = []
-        for layer in self.layers:
-            a = layer.forward(a)
-            outputs.append(a[0])
-        probs = softmax(a)[0]
-        acts = [(info, x.reshape(info.shape) if info.index < 0 else outputs[info.index]) for info in self.visible]
+        keep = {info.index for info in self.visible if info.index >= 0}
+        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x[None]), keep)
+        probs = softmax(logits)[0]
+        acts = [(info, x.reshape(info.shape) if info.index < 0 else outputs[info.index][0]) for info in self.visible]
         acts[-1] = (acts[-1][0], probs)
         return probs, acts
 

@@ -109,14 +109,17 @@ MIN_INK_ALPHA = _ALPHA_INK_8BIT  # the least alpha (0-255) a transparent canvas'
 def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(which pixels are ink, `_contrast` of the whole image or None when only the crop needs it).
 
-    An 8-bit RGBA canvas, what the page and most drawing programs send, is tested four bytes at a
-    time: read as little-endian 32-bit words, alpha is the top byte, so comparing words compares
-    alphas without copying the alpha channel out of the image.
+    An 8-bit transparent canvas, what the page (grey + alpha) and most drawing programs (RGBA) send, is
+    tested on its alphas directly. Read as little-endian words of 16 or 32 bits, a pixel's alpha is the
+    top byte of its word, so comparing words compares alphas without copying the channel out.
     """
-    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 4 and img.flags.c_contiguous:
-        words = img.view("<u4")[:, :, 0]
-        if words.min() < _ALPHA_VARIES_8BIT << 24:
-            return words >= _ALPHA_INK_8BIT << 24, None
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] in (2, 4):
+        channels = img.shape[2]
+        if img.strides[2] == 1:  # each pixel's bytes adjacent; rows and pixels may lie apart (a view)
+            shift = 8 * (channels - 1)
+            words = img.view(f"<u{channels}")[:, :, 0]
+            if words.min() < _ALPHA_VARIES_8BIT << shift:
+                return words >= _ALPHA_INK_8BIT << shift, None
     contrast = _contrast(img)
     return contrast >= MIN_CONTRAST, contrast
 
@@ -137,7 +140,7 @@ def preprocess(image: np.ndarray) -> Preprocessed:
     if max(h, w) < max(MIN_EXTENT_PX, MIN_EXTENT * max(mask.shape)):
         raise BlankDrawing("The ink is too small to be a digit.")
     if contrast is None:
-        contrast = img[top:bottom, left:right, 3].astype(np.float32) / 255.0
+        contrast = img[top:bottom, left:right, -1].astype(np.float32) / 255.0
     else:
         contrast = contrast[top:bottom, left:right]
     grey = centre(fit_box(_normalise(_contrasted(contrast))))

@@ -10,6 +10,8 @@ import base64
 import binascii
 import io
 import re
+import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +31,8 @@ SIGNATURES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("BMP", re.compile(rb"\ABM")),
 )
 # PNG colour types (the IHDR byte) libspng decodes exactly as Pillow does, at 8 bits a sample.
-PNG_RGB_TYPES = {2: "RGB", 6: "RGBA"}
+PNG_RGB_TYPES = {0: "L", 2: "RGB", 6: "RGBA"}
+PNG_GREY_ALPHA = 4  # grey + alpha, what the page posts; libspng cannot give it as two channels
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,58 @@ def decode_image(data: bytes, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = 
 
 
 def _canvas_png(data: bytes) -> np.ndarray | None:
-    """An 8-bit RGB or RGBA PNG, what a canvas exports, decoded by libspng: the same pixels as Pillow's
-    in about half the time (the largest part of a prediction). None sends every other PNG to Pillow: other
-    depths and colour types, an eXIf chunk (Pillow applies its orientation), and any decoding error, so
-    Pillow alone decides what is wrong with a file."""
-    if data[12:16] != b"IHDR" or data[24] != 8 or data[25] not in PNG_RGB_TYPES or b"eXIf" in data:
+    """An 8-bit grey, grey + alpha, RGB or RGBA PNG, what a canvas or the page exports, decoded without
+    Pillow: the same pixels as Pillow's in a fraction of the time (the largest part of a prediction). None
+    sends every other PNG to Pillow: other depths and colour types, an eXIf chunk (Pillow applies its
+    orientation), and any decoding error, so Pillow alone decides what is wrong with a file."""
+    if data[12:16] != b"IHDR" or data[24] != 8 or b"eXIf" in data:
         return None
     try:
-        return pyspng.load(data, PNG_RGB_TYPES[data[25]])
+        if data[25] == PNG_GREY_ALPHA:
+            return _grey_alpha_png(data)
+        if data[25] in PNG_RGB_TYPES:
+            return pyspng.load(data, PNG_RGB_TYPES[data[25]])
     except Exception:  # the error is Pillow's to name
         return None
+    return None
+
+
+def _grey_alpha_png(data: bytes) -> np.ndarray | None:
+    """(H, W, 2) pixels of an 8-bit grey + alpha PNG whose rows are all unfiltered (filter type 0), as
+    the page writes them: the IDAT stream inflated, the filter bytes skipped. None for anything else
+    (interlaced, filtered rows, an unknown critical chunk, a bad CRC, a short or overlong stream)."""
+    ihdr_length, width, height = struct.unpack(">I4xII", data[8:24])
+    if ihdr_length != 13 or data[26:29] != b"\0\0\0":  # compression, filter method, interlace
+        return None
+    stride = 1 + 2 * width
+    inflater = zlib.decompressobj()
+    parts: list[bytes] = []
+    left = stride * height + 1  # one byte more than the image needs tells an overlong stream
+    pos = 8 + 12 + 13  # the chunk after IHDR
+    while True:
+        if pos + 12 > len(data):
+            return None
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(data) or zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            return None
+        if kind == b"IDAT" and left > 0:  # inflated as it comes, never past the image's size
+            parts.append(inflater.decompress(data[pos + 8 : end - 4], left))
+            left -= len(parts[-1])
+        elif kind == b"IEND":
+            break
+        elif not kind[0] & 0x20:  # a critical chunk this reader does not know (or IDAT past the image)
+            return None
+        pos = end
+    rows = np.frombuffer(b"".join(parts), np.uint8)
+    if not inflater.eof or rows.size != stride * height:
+        return None
+    rows = rows.reshape(height, stride)
+    if rows[:, 0].any():
+        return None
+    # A copy without the filter bytes: contiguous and aligned, the 16-bit words preprocessing compares
+    # are read twice as fast as in place, past an odd number of bytes a row.
+    return np.ascontiguousarray(rows[:, 1:]).reshape(height, width, 2)
 
 
 def _too_large(size: tuple[int, int] | None, max_side: int, max_pixels: int) -> ImageError:

@@ -48,10 +48,10 @@ async function explainGuess(answer, request) {
 
 const guesser = new LiveGuesser({
   capture() {
-    const canvas = pad.snapshot();
-    return canvas && { canvas, version: pad.version, model };
+    const image = pad.snapshot();
+    return image && { image, version: pad.version, model };
   },
-  send: (request, signal) => predict(request.canvas, { model: request.model, signal }),
+  send: (request, signal) => predict(request.image, { model: request.model, signal }),
   on: {
     pending() {
       results.pending();

@@ -5,7 +5,7 @@
  * outlines the units of the layer below that feed it.
  */
 
-import { SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
+import { LUT_SIZE, SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
 import {
   decodeLayer, layout, receptiveField, unitAddress, unitIndex,
 } from './network.js';
@@ -16,6 +16,13 @@ const MAP_MAX_PX = 72;
 const INPUT_PX = 140;
 const GRID_CELL_PX = 20;
 const SVG = 'http://www.w3.org/2000/svg';
+// The sequential scale as whole pixels (red, green, blue, opaque), in the byte order of a Uint32Array
+// over ImageData, so a unit's colour is one lookup and one store.
+const SEQUENTIAL_PIXELS = (() => {
+  const bytes = new Uint8Array(LUT_SIZE * 4);
+  for (let i = 0; i < LUT_SIZE; i++) bytes.set([...SEQUENTIAL.subarray(i * 3, i * 3 + 3), 255], i * 4);
+  return new Uint32Array(bytes.buffer);
+})();
 
 function element(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -39,11 +46,25 @@ function formatRange(min, max) {
   return `${min.toFixed(2)} to ${max.toFixed(2)}`;
 }
 
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Sets a node's text only when it differs: writing the same text still makes the page lay out again. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 export class NetworkView extends EventTarget {
   #container;
   #model = null;
-  #panels = []; // per layer: {layer, geometry, section, body, maps: [{wrap, canvas, marks}], cells, range, data}
+  // per layer: {layer, geometry, section, body, maps: [{wrap, canvas, marks, ctx, image, pixels, drawn}],
+  // cells, range, data, stale}; `drawn` is the bytes a map shows, `stale` a hidden panel's missed update
+  #panels = [];
   #selection = null; // {layerIndex, address}
+  #strongest = null; // {layerIndex, key}: the inputs outlined for the selected unit
   #selectedMark = null; // the outline of the selected unit on its map, where the links start
   #links = document.createElementNS(SVG, 'svg'); // node-link lines from a unit to its strongest inputs
   #list = document.createElement('div');
@@ -70,7 +91,11 @@ export class NetworkView extends EventTarget {
     this.#container.replaceChildren(this.#list, this.#links);
   }
 
-  /** Shows the activations of a prediction (its `layers`). */
+  /**
+   * Shows the activations of a prediction (its `layers`), all at once so they appear in one frame:
+   * only the maps and cells whose values changed are drawn again, hidden panels when shown, and the
+   * selection and its outlines stay as they are, with the selected unit's new value announced.
+   */
   update(layers) {
     const byName = new Map(layers.map((l) => [l.name, l]));
     for (const panel of this.#panels) {
@@ -78,7 +103,7 @@ export class NetworkView extends EventTarget {
       panel.data = layer ? decodeLayer(layer) : null;
       this.#paint(panel);
     }
-    if (this.#selection) this.#select(this.#selection.layerIndex, this.#selection.address);
+    if (this.#selection) this.#announce();
   }
 
   clear() {
@@ -86,12 +111,15 @@ export class NetworkView extends EventTarget {
       panel.data = null;
       this.#paint(panel);
     }
-    if (this.#selection) this.#select(this.#selection.layerIndex, this.#selection.address);
+    if (this.#selection) this.#announce();
   }
 
   /** Outlines units of the layer below the selection, e.g. those with the strongest weights. */
   markStrongest(selection, indices, values) {
     if (!this.#isCurrent(selection) || selection.layerIndex === 0) return;
+    const key = indices.join(',');
+    if (this.#strongest?.layerIndex === selection.layerIndex && this.#strongest.key === key) return; // shown
+    this.#strongest = { layerIndex: selection.layerIndex, key };
     const below = this.#panels[selection.layerIndex - 1];
     const rects = indices.map((i) => {
       const { map, x, y } = unitAddress(below.geometry, i);
@@ -145,14 +173,16 @@ export class NetworkView extends EventTarget {
       'aria-label': `${title}: point at a unit, or use the arrow keys, to see what feeds it`,
       dataset: { role: 'layer-body', testid: `layer-${layer.name}` },
     });
-    const panel = { layer, geometry, index, body, range, section: null, data: null, maps: [], cells: [] };
+    const panel = {
+      layer, geometry, index, body, range, section: null, data: null, maps: [], cells: [], stale: false,
+    };
     if (layer.kind === 'output') {
       const row = element('div', { className: 'digits' });
       for (let d = 0; d < geometry.count; d++) {
         const value = element('span', { className: 'digit-value', textContent: '–' });
         const cell = element('div', { className: 'digit-cell', dataset: { role: 'digit', unit: String(d) } }, [
           element('span', { className: 'digit-label', textContent: String(d) }), value]);
-        panel.cells.push({ cell, value });
+        panel.cells.push({ cell, value, background: '' });
         row.append(cell);
       }
       body.append(row);
@@ -169,7 +199,9 @@ export class NetworkView extends EventTarget {
         if (px) wrap.style.setProperty('--map-size', `${px}px`);
         else wrap.style.setProperty('--map-size', `${geometry.width * GRID_CELL_PX}px`);
         wrap.style.setProperty('--map-ratio', `${geometry.width} / ${geometry.height}`);
-        panel.maps.push({ wrap, canvas, marks });
+        const ctx = canvas.getContext('2d');
+        const image = ctx.createImageData(geometry.width, geometry.height);
+        panel.maps.push({ wrap, canvas, marks, ctx, image, pixels: new Uint32Array(image.data.buffer), drawn: null });
         list.append(wrap);
       }
       body.append(list);
@@ -179,6 +211,7 @@ export class NetworkView extends EventTarget {
       body.hidden = !show;
       toggle.setAttribute('aria-expanded', String(show));
       word.textContent = show ? 'Hide' : 'Show';
+      if (show && panel.stale) this.#paint(panel);
     });
     body.addEventListener('pointermove', (e) => {
       if (e.pointerType === 'mouse' || e.pointerType === 'pen') this.#pointAt(panel, e);
@@ -190,31 +223,38 @@ export class NetworkView extends EventTarget {
   }
 
   #paint(panel) {
+    if (panel.body.hidden) {
+      panel.stale = true;
+      return;
+    }
+    panel.stale = false;
     const { data, geometry } = panel;
-    panel.range.textContent = data ? formatRange(data.min, data.max) : '';
+    setText(panel.range, data ? formatRange(data.min, data.max) : '');
     if (panel.layer.kind === 'output') {
-      panel.cells.forEach(({ cell, value }, d) => {
+      panel.cells.forEach((unit, d) => {
         const t = data ? data.value(d) : 0;
-        cell.style.backgroundColor = data ? cssColour(SEQUENTIAL, t) : '';
-        cell.classList.toggle('dark-text', Boolean(data) && prefersDarkText(SEQUENTIAL, t));
-        value.textContent = data ? `${Math.round(t * 100)}%` : '–';
+        const background = data ? cssColour(SEQUENTIAL, t) : '';
+        if (unit.background !== background) {
+          unit.background = background;
+          unit.cell.style.backgroundColor = background;
+        }
+        unit.cell.classList.toggle('dark-text', Boolean(data) && prefersDarkText(SEQUENTIAL, t));
+        setText(unit.value, data ? `${Math.round(t * 100)}%` : '–');
       });
       return;
     }
     const perMap = geometry.width * geometry.height;
-    panel.maps.forEach(({ canvas }, m) => {
-      const ctx = canvas.getContext('2d');
-      if (!data) {
-        ctx.clearRect(0, 0, canvas.width, canvas.height);
-        return;
+    const count = geometry.grid ? geometry.count : perMap;
+    panel.maps.forEach((map, m) => {
+      const bytes = data ? data.bytes.subarray(m * perMap, m * perMap + count) : null;
+      if (bytes === null ? map.drawn === null : map.drawn !== null && sameBytes(bytes, map.drawn)) return;
+      if (bytes === null) {
+        map.ctx.clearRect(0, 0, map.canvas.width, map.canvas.height);
+      } else {
+        for (let i = 0; i < count; i++) map.pixels[i] = SEQUENTIAL_PIXELS[bytes[i]];
+        map.ctx.putImageData(map.image, 0, 0);
       }
-      const image = ctx.createImageData(geometry.width, geometry.height);
-      const count = geometry.grid ? geometry.count : perMap;
-      for (let i = 0; i < count; i++) {
-        const lut = data.bytes[m * perMap + i] * 3;
-        image.data.set([SEQUENTIAL[lut], SEQUENTIAL[lut + 1], SEQUENTIAL[lut + 2], 255], i * 4);
-      }
-      ctx.putImageData(image, 0, 0);
+      map.drawn = bytes && bytes.slice();
     });
   }
 
@@ -264,6 +304,7 @@ export class NetworkView extends EventTarget {
 
   #select(layerIndex, address) {
     this.#selection = { layerIndex, address };
+    this.#strongest = null;
     const panel = this.#panels[layerIndex];
     const below = this.#panels[layerIndex - 1] ?? null;
     for (const p of this.#panels) this.#mark(p, []);
@@ -279,6 +320,14 @@ export class NetworkView extends EventTarget {
         .map((r) => ({ ...r, kind: r.w === below.geometry.width && r.h === below.geometry.height ? 'all' : 'field' }));
       this.#mark(below, field);
     }
+    this.#announce();
+  }
+
+  /** Tells listeners which unit is selected and its value now. */
+  #announce() {
+    const { layerIndex, address } = this.#selection;
+    const panel = this.#panels[layerIndex];
+    const below = this.#panels[layerIndex - 1] ?? null;
     const index = unitIndex(panel.geometry, address);
     this.dispatchEvent(new CustomEvent('select', {
       detail: {

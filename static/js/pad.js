@@ -78,11 +78,12 @@ export class DrawingPad extends EventTarget {
     this.#changed('change');
   }
 
-  /** The drawing at the network's size: null when there is no digit on it, else its canvas. */
+  /** The drawing at the network's size: null when there is no digit on it, else its pixels (ImageData). */
   snapshot() {
     const ctx = this.#exportCanvas.getContext('2d', { willReadFrequently: true });
     this.#render(ctx, this.#size);
-    return this.#holdsDigit(ctx.getImageData(0, 0, this.#size, this.#size)) ? this.#exportCanvas : null;
+    const image = ctx.getImageData(0, 0, this.#size, this.#size);
+    return this.#holdsDigit(image) ? image : null;
   }
 
   /** Whether an image's ink spans enough of it to be a digit rather than a speck, as the server tests it. */

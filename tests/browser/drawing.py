@@ -1,5 +1,6 @@
 """Replaying the factories' unit-square digit strokes on the page's pad, with a mouse or a finger, and
-waiting for the guess."""
+waiting for the guess, and recording in the page's own clock when each pen-up happened and when its guess
+appeared."""
 
 from __future__ import annotations
 
@@ -27,6 +28,62 @@ window.fetch = async (url, options) => {
   return send(url, options);
 };
 """
+
+# An init script recording, in the page's own clock, every pen-down and pen-up, every prediction request
+# (when fetch is called, when its response arrives, its body's size), every change of the results'
+# `data-state` and every layout shift, in `window.guesses`.
+RECORD_GUESSES = """
+(() => {
+  const log = window.guesses = { downs: [], ups: [], requests: [], states: [], shifts: [] };
+  for (const [type, list] of [['pointerdown', log.downs], ['pointerup', log.ups], ['pointercancel', log.ups]]) {
+    addEventListener(type, () => list.push(performance.now()), { capture: true });
+  }
+  const send = window.fetch;
+  window.fetch = (url, options) => {
+    if (!String(url).includes('/api/predict')) return send(url, options);
+    const request = { sent: performance.now(), size: options?.body?.size ?? null, answered: null };
+    log.requests.push(request);
+    const response = send(url, options);
+    response.then(() => { request.answered = performance.now(); }, () => {});
+    return response;
+  };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) log.shifts.push(entry.value);
+  }).observe({ type: 'layout-shift', buffered: true });
+  document.addEventListener('DOMContentLoaded', () => {
+    const results = document.querySelector('[data-testid="results"]');
+    new MutationObserver(() => log.states.push([performance.now(), results.dataset.state]))
+      .observe(results, { attributes: true, attributeFilter: ['data-state'] });
+  });
+})();
+"""
+# True once the results have settled (`done`, or `empty` for no digit) after the last pen-up.
+SETTLED_AFTER_LAST_UP = """() => {
+  const log = window.guesses, up = log.ups.at(-1);
+  return up !== undefined && log.states.some(([t, state]) => t > up && (state === 'done' || state === 'empty'));
+}"""
+
+
+def forget_guesses(page: Page) -> None:
+    """Empties the RECORD_GUESSES log, so that it holds only what happens from now on."""
+    page.evaluate("() => { for (const list of Object.values(window.guesses)) list.length = 0; }")
+
+
+def pen_up_to_settled_ms(page: Page, poll_ms: int = 50, timeout_ms: int = 15_000) -> float:
+    """Waits, polling on a timer, for the results to settle after the last pen-up; the milliseconds between.
+
+    Never with Playwright's default requestAnimationFrame polling: that keeps the page rendering, and a
+    page that renders never shows work the browser leaves for its idle time.
+    """
+    page.wait_for_function(SETTLED_AFTER_LAST_UP, polling=poll_ms, timeout=timeout_ms)
+    return float(
+        page.evaluate(
+            """() => {
+              const log = window.guesses, up = log.ups.at(-1);
+              return log.states.find(([t, state]) => t > up && (state === 'done' || state === 'empty'))[0] - up;
+            }"""
+        )
+    )
 
 
 def uploads(page: Page) -> list[bytes]:

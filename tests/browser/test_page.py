@@ -204,19 +204,19 @@ def test_the_model_switch_predicts_again(desktop: tuple[Page, Watch]) -> None:
     assert any("model=logreg" in url for url in watch.predictions())
 
 
-def test_the_page_posts_a_transparent_canvas_like_the_committed_one(desktop: tuple[Page, Watch]) -> None:
-    """The server reads a transparent canvas's alphas directly, and the API tests and the HTTP
-    benchmark post tests/data/canvas-7.png as the page's upload: both rest on what the page sends."""
+def test_the_page_posts_its_ink_like_the_committed_upload(desktop: tuple[Page, Watch]) -> None:
+    """The server reads the page's grey + alpha PNG by its alpha, and the API tests and the HTTP
+    benchmark post tests/data/ink-7.png as the page's upload: both rest on what the page sends."""
     page, _ = desktop
     page.add_init_script(RECORD_UPLOADS)
     page.reload()
     draw_digit(page, 7)
     assert settle(page) == "7"
     image = Image.open(io.BytesIO(uploads(page)[-1]))
-    assert (image.format, image.mode, image.size) == ("PNG", "RGBA", (280, 280))
+    assert (image.format, image.mode, image.size) == ("PNG", "LA", (280, 280))
     pixels = np.asarray(image)
-    assert (pixels[[0, 0, -1, -1], [0, -1, 0, -1], 3] == 0).all()  # transparent where nothing is drawn
-    committed = decode_image((ROOT / "tests" / "data" / "canvas-7.png").read_bytes())
+    assert (pixels[[0, 0, -1, -1], [0, -1, 0, -1], 1] == 0).all()  # transparent where nothing is drawn
+    committed = decode_image((ROOT / "tests" / "data" / "ink-7.png").read_bytes())
     assert agreement(preprocess(pixels).bits, preprocess(committed).bits) >= 0.95
 
 

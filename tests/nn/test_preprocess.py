@@ -8,7 +8,7 @@ from PIL import Image
 
 from app.nn import preprocess as preprocess_module
 from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, centre, fit_box, ink_map, preprocess
-from tests.factories import DIGIT_STROKES, agreement, stroke_image
+from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, agreement, stroke_image
 
 
 def grey_canvas(**kwargs) -> np.ndarray:
@@ -72,12 +72,13 @@ def whole_image_reference(image: np.ndarray) -> np.ndarray:
     return centre(fit_box(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]))
 
 
-def test_every_alpha_level_reads_as_on_the_whole_image():
-    """A transparent RGBA canvas is tested on its 8-bit alphas directly; every level must be judged
-    ink or background as the float arithmetic judges it. A dot of each level far from the digit
-    widens the crop exactly when the float arithmetic calls it ink."""
+@pytest.mark.parametrize("colours", [3, 1], ids=["rgba", "grey_alpha"])
+def test_every_alpha_level_reads_as_on_the_whole_image(colours):
+    """A transparent 8-bit canvas, RGBA or grey + alpha as the page posts it, is tested on its alphas
+    directly; every level must be judged ink or background as the float arithmetic judges it. A dot of
+    each level far from the digit widens the crop exactly when the float arithmetic calls it ink."""
     ink = 255 - np.asarray(stroke_image(DIGIT_STROKES[5], scale=0.6).convert("L"))
-    colour = np.random.default_rng(7).integers(0, 256, (*ink.shape, 3), dtype=np.uint8)
+    colour = np.random.default_rng(7).integers(0, 256, (*ink.shape, colours), dtype=np.uint8)
     widened = 0
     for level in range(256):
         alpha = ink.copy()
@@ -86,12 +87,27 @@ def test_every_alpha_level_reads_as_on_the_whole_image():
         assert canvas.flags.c_contiguous
         grey = preprocess(canvas).grey
         np.testing.assert_array_equal(grey, whole_image_reference(canvas), err_msg=f"alpha {level}")
-        # The same pixels in a non-contiguous array take the general path.
-        strided = np.repeat(canvas, 2, axis=1)[:, ::2]
-        assert not strided.flags.c_contiguous
+        # The same pixels with rows and pixels apart (a view into a bigger array, as a decoder may give)...
+        spread = np.repeat(canvas, 2, axis=1)[:, ::2]
+        assert not spread.flags.c_contiguous and spread.strides[2] == 1
+        np.testing.assert_array_equal(preprocess(spread).grey, grey, err_msg=f"alpha {level}")
+        # ...and with a pixel's channels apart, which takes the general path.
+        strided = np.repeat(canvas, 2, axis=2)[:, :, ::2]
+        assert strided.strides[2] != 1
         np.testing.assert_array_equal(preprocess(strided).grey, grey, err_msg=f"alpha {level}")
         widened += not np.array_equal(grey, preprocess(ink).grey)
     assert widened == 255 - 51 + 1  # alphas of 51 (a fifth of 255) and more are ink
+
+
+def test_grey_alpha_and_rgba_canvases_of_the_same_alpha_give_the_same_input():
+    """The page posts its drawing as grey + alpha: the same ink as the RGBA canvas, whatever the colour."""
+    rgba = np.asarray(Image.open(TEST_DATA_DIR / "canvas-7.png"))
+    grey_alpha = np.dstack([np.zeros(rgba.shape[:2], np.uint8), rgba[:, :, 3]])
+    expected = preprocess(rgba)
+    for image in (grey_alpha, np.dstack([np.full(rgba.shape[:2], 17, np.uint8), rgba[:, :, 3]])):
+        got = preprocess(image)
+        np.testing.assert_array_equal(got.bits, expected.bits)
+        np.testing.assert_array_equal(got.grey, expected.grey)
 
 
 @pytest.mark.parametrize("kind", ["rgb", "grey", "opaque_rgba", "faded_rgba"])

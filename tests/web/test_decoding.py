@@ -14,9 +14,18 @@ import pytest
 from PIL import Image
 
 from app.nn.preprocess import preprocess
-from app.web.decoding import ImageError, decode_base64, decode_drawing, decode_image, pixels_array, sniff, to_array
+from app.web.decoding import (
+    ImageError,
+    _grey_alpha_png,
+    decode_base64,
+    decode_drawing,
+    decode_image,
+    pixels_array,
+    sniff,
+    to_array,
+)
 from app.web.errors import STATUS
-from tests.factories import DIGIT_STROKES, png_bytes, stroke_image
+from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, png_bytes, stroke_image
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
@@ -182,6 +191,104 @@ def test_palette_with_transparency_keeps_its_alpha(seven):
     array = decode_image(encode(palette, transparency=0))
     assert array.shape == (40, 40, 4)
     assert array[0, 0, 3] == 0 and array[20, 20, 3] == 255
+
+
+# --- the PNGs canvases and the page send, read without Pillow ------------------------------------
+
+
+def png_of_rows(pixels: np.ndarray, colour_type: int, filters: bytes = b"\0", chunks: bytes = b"") -> bytes:
+    """An 8-bit PNG written row by row with the given filter byte(s) (cycled) and no filtering applied to
+    the rows themselves, which only filter type 0 leaves correct; `chunks` go before the IDAT."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width = pixels.shape[:2]
+    rows = b"".join(filters[y % len(filters) : y % len(filters) + 1] + pixels[y].tobytes() for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunks + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
+
+
+def grey_alpha(ink: np.ndarray) -> np.ndarray:
+    """Black ink with `ink` as its alpha, as the page posts a drawing: (H, W, 2)."""
+    return np.dstack([np.zeros_like(ink), ink])
+
+
+def test_the_page_and_chromium_pngs_of_one_drawing_give_the_same_input():
+    """tests/data/ink-7.png is what the page posts, canvas-7.png Chromium's PNG of the same canvas."""
+    ink_png, canvas_png = (TEST_DATA_DIR / "ink-7.png").read_bytes(), (TEST_DATA_DIR / "canvas-7.png").read_bytes()
+    assert _grey_alpha_png(ink_png) is not None  # read without Pillow
+    ink, canvas = decode_image(ink_png), decode_image(canvas_png)
+    np.testing.assert_array_equal(ink, np.asarray(Image.open(io.BytesIO(ink_png))))
+    assert ink.shape == (280, 280, 2) and canvas.shape == (280, 280, 4)
+    np.testing.assert_array_equal(ink[:, :, 1], canvas[:, :, 3])
+    from_ink, from_canvas = preprocess(ink), preprocess(canvas)
+    np.testing.assert_array_equal(from_ink.bits, from_canvas.bits)
+    np.testing.assert_array_equal(from_ink.grey, from_canvas.grey)
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_rendered_strokes_give_the_same_input_in_every_form_of_ink(digit):
+    """The pad's strokes as grey + alpha (the page), as a transparent RGBA canvas and as light ink on
+    dark: the same 28x28 input from each."""
+    ink = 255 - np.asarray(stroke_image(DIGIT_STROKES[digit]).convert("L"))
+    forms = {
+        "page": png_of_rows(grey_alpha(ink), 4),
+        "canvas": encode(Image.fromarray(np.dstack([np.full_like(ink, 17)] * 3 + [ink]), "RGBA")),
+        "grey": encode(Image.fromarray(ink, "L")),
+    }
+    inputs = {name: preprocess(decode_image(data)) for name, data in forms.items()}
+    for name, pre in inputs.items():
+        np.testing.assert_array_equal(pre.bits, inputs["page"].bits, err_msg=name)
+        np.testing.assert_array_equal(pre.grey, inputs["page"].grey, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "case", ["unfiltered", "pillow", "filtered_rows", "ancillary_chunk", "unknown_critical_chunk", "bad_crc"]
+)
+def test_grey_alpha_pngs_read_as_pillow_reads_them(seven, case):
+    """The page's form is read without Pillow; everything else about grey + alpha is left to Pillow,
+    so every file gives Pillow's pixels."""
+    pixels = grey_alpha(255 - np.asarray(seven.convert("L")))
+    text = struct.pack(">I", 5) + b"tEXtab\0cd" + struct.pack(">I", zlib.crc32(b"tEXtab\0cd"))
+    data = {
+        "unfiltered": png_of_rows(pixels, 4),
+        "pillow": encode(Image.fromarray(pixels, "LA")),  # Pillow picks a filter for every row
+        "filtered_rows": png_of_rows(pixels, 4, filters=b"\0\1"),  # "Sub" rows: Pillow unfilters them
+        "ancillary_chunk": png_of_rows(pixels, 4, chunks=text),
+        "unknown_critical_chunk": png_of_rows(pixels, 4, chunks=text.replace(b"tEXt", b"ZZZZ")),
+        "bad_crc": png_of_rows(pixels, 4, chunks=text[:-1] + bytes([text[-1] ^ 1])),
+    }[case]
+    read_directly = _grey_alpha_png(data) is not None
+    assert read_directly == (case in ("unfiltered", "ancillary_chunk"))
+    try:
+        expected = np.asarray(Image.open(io.BytesIO(data)).convert("LA"))
+    except Exception:  # Pillow refuses the file: so must decode_image
+        image_error(lambda: decode_image(data), 422, "invalid_image")
+        return
+    np.testing.assert_array_equal(decode_image(data), expected)
+
+
+def test_a_grey_alpha_png_cut_short_is_invalid(seven):
+    data = png_of_rows(grey_alpha(255 - np.asarray(seven.convert("L"))), 4)
+    idat = data.index(b"IDAT")
+    length = struct.unpack(">I", data[idat - 4 : idat])[0]
+    cut = data[: idat + 4 + length // 2]
+    short = struct.pack(">I", length // 2) + b"IDAT" + data[idat + 4 : idat + 4 + length // 2]
+    short += struct.pack(">I", zlib.crc32(short[4:])) + data[-12:]  # a whole chunk of half a stream, then IEND
+    assert _grey_alpha_png(data[: idat - 4] + short) is None
+    image_error(lambda: decode_image(data[: idat - 4] + short), 422, "invalid_image")
+    image_error(lambda: decode_image(cut), 422, "invalid_image")
+
+
+@pytest.mark.parametrize(("mode", "colour_type"), [("L", 0), ("RGB", 2), ("RGBA", 6)])
+def test_8_bit_pngs_read_by_libspng_match_pillow(seven, mode, colour_type):
+    image = seven.convert(mode)
+    data = encode(image)
+    assert data[25] == colour_type
+    np.testing.assert_array_equal(decode_image(data), np.asarray(image))
 
 
 # --- base64 and data URLs -----------------------------------------------------------------------

@@ -46,14 +46,29 @@ def test_raw_image_body(client, fmt, content_type):
     assert_prediction(response.json(), 3)
 
 
-def test_the_png_chromium_posts_from_the_pad(client):
-    """What the page really sends: a 280x280 RGBA canvas, ink in the alpha channel, Chromium's encoding."""
+def test_the_png_chromium_makes_of_the_pad(client):
+    """A 280x280 RGBA canvas, ink in the alpha channel, Chromium's encoding: what a page exporting its
+    canvas sends (and what the page sent before it encoded its ink itself)."""
     canvas = (Path(__file__).parents[2] / "data" / "canvas-7.png").read_bytes()
     assert Image.open(io.BytesIO(canvas)).mode == "RGBA"
     for model in ("cnn", "mlp"):
         response = client.post(f"/api/predict?model={model}", content=canvas, headers={"Content-Type": "image/png"})
         assert response.status_code == 200, response.text
         assert_prediction(response.json(), 7, model)
+
+
+def test_the_png_the_page_posts_reads_as_its_canvas(client):
+    """What the page sends: the same drawing as grey + alpha, which must give the network the same input."""
+    data = Path(__file__).parents[2] / "data"
+    ink, canvas = (data / "ink-7.png").read_bytes(), (data / "canvas-7.png").read_bytes()
+    assert Image.open(io.BytesIO(ink)).mode == "LA"
+    answers = [
+        client.post("/api/predict", content=body, headers={"Content-Type": "image/png"}).json()
+        for body in (ink, canvas)
+    ]
+    assert_prediction(answers[0], 7)
+    assert answers[0]["input"] == answers[1]["input"]
+    assert answers[0]["probabilities"] == answers[1]["probabilities"]
 
 
 def test_declared_type_that_lies_is_read_by_its_bytes(client):
