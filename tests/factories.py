@@ -7,8 +7,12 @@ on a canvas of any size by the browser tests or rendered to a PNG for the API te
 
 from __future__ import annotations
 
+import atexit
+import functools
 import io
 import math
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +30,18 @@ Stroke = list[tuple[float, float]]
 TEST_DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
+@functools.cache
+def scratch_data_dir() -> Path:
+    """A data folder for the tests' apps, removed when the tests end: nothing is written into the checkout."""
+    folder = Path(tempfile.mkdtemp(prefix="digitpad-test-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def make_settings(**overrides: Any) -> Settings:
-    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has."""
-    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), **overrides})
+    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has, writing into a
+    scratch data folder."""
+    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), "data_dir": scratch_data_dir(), **overrides})
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    scratch: Path | None = None  # a data folder made for it, removed when it stops
 
     @property
     def url(self) -> str:
@@ -55,9 +57,14 @@ def start(
 ) -> Server:
     """`python -m app serve` with `env` added to this process's environment, once GET `ready` answers 200.
 
-    Its output goes to `log` (a temporary file by default). Raises ServerDidNotStart, with the log.
+    Its output goes to `log` (a temporary file by default); what it writes, to a scratch data folder unless
+    `env` names one (DIGITPAD_DATA_DIR). Raises ServerDidNotStart, with the log.
     """
     port = free_port()
+    scratch = None
+    if "DIGITPAD_DATA_DIR" not in (env or {}):
+        scratch = Path(tempfile.mkdtemp(prefix="digitpad-server-data-"))
+        env = {**(env or {}), "DIGITPAD_DATA_DIR": str(scratch)}
     if log is None:
         handle, name = tempfile.mkstemp(prefix="digitpad-server-", suffix=".log")
         os.close(handle)
@@ -69,7 +76,7 @@ def start(
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
         )
-    server = Server(process, port, log)
+    server = Server(process, port, log, scratch)
     try:
         wait_until_ready(process, server.url + ready, timeout)
     except ServerDidNotStart as exc:
@@ -113,3 +120,6 @@ def stop(server: Server, timeout: float = 20) -> int:
     except subprocess.TimeoutExpired:
         server.process.kill()
         return server.process.wait()
+    finally:
+        if server.scratch is not None:
+            shutil.rmtree(server.scratch, ignore_errors=True)
