@@ -122,8 +122,10 @@ def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS)
         raise TooManyDigits(len(digits), max_digits)
     h = _digit_height(digits)
     whole = len(digits) == 1 and digits[0].size == sum(s.size for s in strokes)
-    # A drawing that is all one digit is read whole, exactly as a drawing of a single digit is.
-    inputs = [preprocess(img)] if whole else [preprocess(_piece_image(ink, d)) for d in digits]
+    # A drawing that is all one digit is read whole, exactly as a drawing of a single digit is, unless
+    # it is too small for that: `preprocess` measures a digit against the longer side, and on a wide
+    # pad the first strokes of a number are digit enough against its height.
+    inputs = [_whole(img, ink, digits[0])] if whole else [preprocess(_piece_image(ink, d)) for d in digits]
     probs = classify(np.stack([p.bits for p in inputs]))
     fit = digit_fit(probs, np.array([d.width / d.height for d in digits]))
     found: list[tuple[_Ink, Preprocessed, np.ndarray]] = []
@@ -422,6 +424,13 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
     inside = [u for u in unique if u[0].min() >= digit.left + margin and u[0].max() < digit.right - margin]
     best = sorted(inside, key=lambda u: (u[1], u[2]))[:MAX_CUTS]
     return [(u[0], u[1]) for u in sorted(best, key=lambda u: float(u[0].mean()))]
+
+
+def _whole(image: np.ndarray, ink: np.ndarray, digit: _Ink) -> Preprocessed:
+    try:
+        return preprocess(image)
+    except BlankDrawing:
+        return preprocess(_piece_image(ink, digit))
 
 
 def _piece_image(ink: np.ndarray, piece: _Ink) -> np.ndarray:

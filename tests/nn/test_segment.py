@@ -12,8 +12,9 @@ from app.config import MODEL_DIR
 from app.nn import segment as segment_module
 from app.nn.data import bundled_mnist
 from app.nn.network import Network, load_model
-from app.nn.preprocess import BlankDrawing, preprocess
+from app.nn.preprocess import MIN_EXTENT, BlankDrawing, preprocess
 from app.nn.segment import ASPECT, MAX_DIGITS, TooManyDigits, aspect_statistics, connected_ink, segment
+from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH
 from tests.factories import DIGIT_STROKES, pad_number, stroke_image
 
 FIVE_BAR = [[(0.38, 0.12), (0.72, 0.12)]]
@@ -167,6 +168,22 @@ def test_a_drawing_of_one_digit_is_read_whole_as_preprocess_reads_it(network):
     [digit] = segment(image, network.predict_proba)
     np.testing.assert_array_equal(digit.input.bits, preprocess(image).bits)
     np.testing.assert_array_equal(digit.probabilities, network.predict_proba(preprocess(image).bits[None])[0])
+
+
+def test_a_digit_small_for_the_wide_pads_length_but_not_its_height_is_read(network):
+    """`preprocess` measures a digit against a drawing's longer side; a number's first strokes are
+    measured against the wide pad's height, as the page measures them before it sends them."""
+    height = NUMBER_PAD_HEIGHT
+    small = pad_number((DIGIT_STROKES[7], 1.0, 0.3), scale=0.2)  # about 0.15 of the height tall
+    ys, xs = np.nonzero(small)
+    width, tall = int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1
+    extent = max(width, tall)
+    assert MIN_EXTENT * height < extent < MIN_EXTENT * NUMBER_PAD_WIDTH
+    with pytest.raises(BlankDrawing):
+        preprocess(small)
+    [digit] = segment(small, network.predict_proba)
+    assert digit.box[2:] == (width, tall)
+    assert digit.input.bits.any()
 
 
 # --- limits and determinism ---
