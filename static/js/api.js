@@ -1,6 +1,7 @@
 /** The DigitPad service as the page uses it: predictions, a model's description and the weights feeding one unit. */
 
 const PREDICT_URL = '/api/predict';
+const READ_URL = '/api/read';
 const TOP_K = 2;
 
 export class ApiError extends Error {
@@ -32,6 +33,17 @@ export async function predict(canvas, { model, signal }) {
   const body = await canvasToPng(canvas);
   const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
   const response = await fetch(`${PREDICT_URL}?${params}`, {
+    method: 'POST', body, signal, headers: { 'Content-Type': 'image/png' },
+  });
+  return readJson(response);
+}
+
+/** Posts a canvas of a whole number as a PNG; its text and, for each digit left to right, its box on the
+ * canvas, guesses, input and every layer's activations. */
+export async function readNumber(canvas, { model, signal }) {
+  const body = await canvasToPng(canvas);
+  const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
+  const response = await fetch(`${READ_URL}?${params}`, {
     method: 'POST', body, signal, headers: { 'Content-Type': 'image/png' },
   });
   return readJson(response);
