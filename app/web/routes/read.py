@@ -19,7 +19,17 @@ router = APIRouter(prefix="/api/read", tags=["read"])
 @router.post(
     "",
     response_model=ReadingOut,
-    responses=error_responses(404, 408, 413, 415, 422),
+    responses=error_responses(
+        "unknown_model",
+        "request_timeout",
+        "payload_too_large",
+        "image_too_large",
+        "unsupported_media_type",
+        "invalid_request",
+        "invalid_image",
+        "empty_drawing",
+        "too_many_digits",
+    ),
     openapi_extra=PREDICT_BODY,
     summary="Read a whole number: every digit of one drawing, left to right",
 )
