@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.web.deps import InferenceDep, ModelDep, SettingsDep
 from app.web.drawings import read_drawing
 from app.web.predictions import ClientGone, answer_number
-from app.web.routes.predict import CLIENT_CLOSED_REQUEST, PREDICT_BODY
+from app.web.routes.predict import CLIENT_CLOSED_REQUEST, DRAWING_ERRORS, PREDICT_BODY
 from app.web.schemas import ReadingOut, error_responses
 
 router = APIRouter(prefix="/api/read", tags=["read"])
@@ -19,17 +19,7 @@ router = APIRouter(prefix="/api/read", tags=["read"])
 @router.post(
     "",
     response_model=ReadingOut,
-    responses=error_responses(
-        "unknown_model",
-        "request_timeout",
-        "payload_too_large",
-        "image_too_large",
-        "unsupported_media_type",
-        "invalid_request",
-        "invalid_image",
-        "empty_drawing",
-        "too_many_digits",
-    ),
+    responses=error_responses(*DRAWING_ERRORS, "too_many_digits"),
     openapi_extra=PREDICT_BODY,
     summary="Read a whole number: every digit of one drawing, left to right",
 )
