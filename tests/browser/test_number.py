@@ -13,7 +13,6 @@ from playwright.sync_api import Page, expect
 from tests.browser.accessibility import axe_violations
 from tests.browser.drawing import draw_digit, draw_number, settle, settle_number, touch_number
 from tests.browser.pages import Watch
-from tests.browser.test_page import screenshots  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -107,7 +106,7 @@ def test_number_mode_has_no_violation(screen: str, request: pytest.FixtureReques
     assert axe_violations(page) == ""
 
 
-def test_screenshot_number(desktop: tuple[Page, Watch], screenshots: Path) -> None:  # noqa: F811
+def test_screenshot_number(desktop: tuple[Page, Watch], screenshots: Path) -> None:
     page, _ = desktop
     number_mode(page)
     draw_number(page, "2026")
