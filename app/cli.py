@@ -31,8 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     serve.set_defaults(run=_serve)
 
-    predict = commands.add_parser("predict", help="guess the digit in image files")
+    predict = commands.add_parser("predict", help="guess the digit (or, with --number, the number) in image files")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    predict.add_argument(
+        "--number", action="store_true", help="read each image as a whole number: every digit, left to right"
+    )
     predict.add_argument("--model", default="cnn", help="a shipped model's name or a model file")
     predict.add_argument("--json", action="store_true", help="one JSON object per image, a line each")
     predict.set_defaults(run=_predict)
@@ -142,9 +145,10 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def _predict(args: argparse.Namespace) -> int:
     from app.core.errors import DigitPadError
     from app.core.inference import predict_image
+    from app.core.numbers import read_number
     from app.nn.network import ModelFileError, load_model
     from app.web.decoding import decode_image
-    from app.web.responses import prediction_json
+    from app.web.responses import prediction_json, reading_json
 
     try:
         model = load_model(resolve_model(args.model))
@@ -154,13 +158,26 @@ def _predict(args: argparse.Namespace) -> int:
     status = 0
     for path in args.images:
         try:
-            result = predict_image(model, decode_image(path.read_bytes()), top_k=2, activations=False)
+            image = decode_image(path.read_bytes())
+            if args.number:
+                reading = read_number(model, image, top_k=2)
+            else:
+                result = predict_image(model, image, top_k=2, activations=False)
         except (OSError, DigitPadError) as exc:
             status = 1
             message = str(exc)
             print(json.dumps({"file": str(path), "error": message}) if args.json else f"{path}: {message}")
             continue
-        if args.json:
+        if args.number:
+            if args.json:
+                print(json.dumps({"file": str(path), **reading_json(reading)}))
+            else:
+                digits = ", ".join(
+                    f"{d.prediction.prediction} ({100 * d.prediction.guesses[0].probability:.1f} %)"
+                    for d in reading.digits
+                )
+                print(f"{path}: {reading.text}: {digits}")
+        elif args.json:
             print(json.dumps({"file": str(path), **prediction_json(result)}))
         else:
             first, second = result.guesses[:2]

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from app.cli import main
 from app.config import MODEL_DIR
 from tests import servers
-from tests.factories import digit_png
+from tests.factories import DIGIT_STROKES, digit_png, pad_number, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +42,32 @@ def test_predict_reports_unreadable_files_and_fails(tmp_path, capsys):
     assert out[0].startswith(f"{good}: 4 (")
     assert out[1].startswith(f"{bad}: ") and "not a PNG" in out[1]
     assert out[2].startswith(f"{missing}: ")
+
+
+def number_png(text: str) -> bytes:
+    ink = pad_number(*((DIGIT_STROKES[int(c)], 0.05 + i * 0.57, 0.2) for i, c in enumerate(text)), scale=0.6)
+    return png_bytes(Image.fromarray(255 - ink))
+
+
+def test_predict_number_reads_every_digit(tmp_path, capsys):
+    year, blank = tmp_path / "year.png", tmp_path / "blank.png"
+    year.write_bytes(number_png("2026"))
+    blank.write_bytes(png_bytes(Image.new("L", (480, 160), 255)))
+    status = main(["predict", "--number", str(year), str(blank)])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert out[0].startswith(f"{year}: 2026: 2 (") and out[0].count("%") == 4
+    assert out[1].startswith(f"{blank}: ") and "no ink" in out[1]
+
+
+def test_predict_number_json(tmp_path, capsys):
+    path = tmp_path / "n.png"
+    path.write_bytes(number_png("47"))
+    assert main(["predict", "--number", "--json", str(path), "--model", "mlp"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["file"] == str(path) and line["model"] == "mlp" and line["text"] == "47"
+    assert [d["prediction"] for d in line["digits"]] == [4, 7]
+    assert all(len(d["box"]) == 4 and "layers" not in d for d in line["digits"])
 
 
 def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):

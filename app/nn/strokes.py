@@ -12,14 +12,24 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 PAD_SIZE = 280  # the side of the image the pad sends, in pixels
-PEN_WIDTH = 0.075  # the pad's round pen, as a fraction of the pad's side
+PEN_WIDTH = 0.075  # the pad's round pen, as a fraction of the pad's side (of its height when it is wide)
+# The wide pad of Number mode: the image it sends, in pixels, three times as wide as it is tall.
+NUMBER_PAD_WIDTH, NUMBER_PAD_HEIGHT = 480, 160
 
 
 def render_strokes(
-    strokes: Iterable[np.ndarray], size: int = PAD_SIZE, pen_width: float = PEN_WIDTH, source_size: float = 500.0
+    strokes: Iterable[np.ndarray],
+    size: int = PAD_SIZE,
+    pen_width: float = PEN_WIDTH,
+    source_size: float = 500.0,
+    width: int | None = None,
 ) -> np.ndarray:
-    """Draw strokes as the pad does: a round pen of pen_width * size, light ink on a dark (H, W) uint8."""
-    image = Image.new("L", (size, size), 0)
+    """Draw strokes as the pad does: a round pen of pen_width * size, light ink on a dark (H, W) uint8.
+
+    The image is `size` pixels tall and `width` wide (default: square); points are scaled by
+    size / source_size, so a wide pad keeps the pen of a square pad as tall.
+    """
+    image = Image.new("L", (width or size, size), 0)
     draw = ImageDraw.Draw(image)
     scale = size / source_size
     width = max(1, round(pen_width * size))

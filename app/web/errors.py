@@ -21,6 +21,7 @@ STATUS = {
     "invalid_request": 422,
     "invalid_image": 422,
     "empty_drawing": 422,
+    "too_many_digits": 422,
     "image_too_large": 413,
     "payload_too_large": 413,
     "unsupported_media_type": 415,

@@ -17,11 +17,12 @@ from app.config import Settings
 from app.core.errors import DigitPadError
 from app.core.explanations import explain_input
 from app.core.inference import Prediction, elapsed_ms, input_from_bits, predict, predict_all, prepare
+from app.core.numbers import read_input, read_number
 from app.nn.network import Model
 from app.nn.preprocess import Preprocessed
 from app.web.decoding import ImageError, NetworkInput, Source, decode_drawing
 from app.web.observability import observe_prediction
-from app.web.responses import explanation_json, prediction_json
+from app.web.responses import explanation_json, prediction_json, reading_json
 
 ASK_AFTER_S = 0.05  # a request that waited longer for its turn is checked for a client that has left
 # Drawings of a batch run in one turn at the inference thread (about 20 ms of work for canvas PNGs).
@@ -103,6 +104,20 @@ async def answer_batch(
     return b'{"results":[' + b",".join(parts) + b"]}"
 
 
+async def answer_number(
+    model: Model,
+    source: Source,
+    top_k: int,
+    activations: bool,
+    settings: Settings,
+    inference: InferenceTurns,
+    request: Request,
+) -> bytes:
+    """The JSON answer for a number: its digits, each with its box and guesses. Raises ImageError,
+    EmptyDrawing, DigitPadError too_many_digits or ClientGone."""
+    return await inference.run(request, ASK_AFTER_S, _answer_number, model, source, top_k, activations, settings)
+
+
 async def answer_explain(
     model: Model,
     source: Source,
@@ -140,6 +155,19 @@ def _answer_one(model: Model, source: Source, top_k: int, activations: bool, set
     prediction = predict(model, pre, top_k, activations, timings)
     _observe(prediction)
     return orjson.dumps(prediction_json(prediction))
+
+
+def _answer_number(model: Model, source: Source, top_k: int, activations: bool, settings: Settings) -> bytes:
+    if isinstance(source, NetworkInput):  # the network's own input is one digit, read as it is
+        reading = read_input(model, input_from_bits(source.bits), top_k, activations)
+    else:
+        start = time.perf_counter()
+        image = decode_drawing(source, settings.max_image_side, settings.max_image_pixels)
+        reading = read_number(model, image, top_k, activations, timings={"decode": elapsed_ms(start)})
+    forward = reading.timings_ms.get("segment", reading.timings_ms.get("forward", 0.0)) / len(reading.digits)
+    for digit in reading.digits:
+        observe_prediction(model.name, digit.prediction.prediction, forward / 1000)
+    return orjson.dumps(reading_json(reading))
 
 
 def _answer_turn(

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from app.core.explanations import Explanation, StimulusSource
 from app.core.inference import Prediction
+from app.core.numbers import Reading
 from app.nn.layers import Conv2D, MaxPool2D
 from app.nn.network import LayerInfo, Model, Network
 from app.nn.stimuli import SOURCE, UnitStimuli
@@ -41,6 +42,17 @@ def prediction_json(prediction: Prediction) -> dict[str, Any]:
         out["layers"] = [encode_activations(info, values) for info, values in prediction.activations]
     out["timings_ms"] = prediction.timings_ms
     return out
+
+
+def reading_json(reading: Reading) -> dict[str, Any]:
+    """A number as POST /api/read answers it: the text, then each digit left to right, its box in the
+    posted image's pixels and its prediction as /api/predict gives one (without model and timings)."""
+    digits = []
+    for digit in reading.digits:
+        prediction = prediction_json(digit.prediction)
+        del prediction["model"], prediction["timings_ms"]
+        digits.append({"box": list(digit.box), **prediction})
+    return {"model": reading.model, "text": reading.text, "digits": digits, "timings_ms": reading.timings_ms}
 
 
 def layer_shape(info: LayerInfo) -> list[int]:

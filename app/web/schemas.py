@@ -172,6 +172,24 @@ class PredictionOut(BaseModel):
     timings_ms: dict[str, float]
 
 
+class NumberDigitOut(BaseModel):
+    box: list[int] = Field(
+        min_length=4, max_length=4, description="x, y, width, height of the digit's ink, in the posted image's pixels."
+    )
+    prediction: int = Field(ge=0, le=9)
+    guesses: list[GuessOut]
+    probabilities: list[float] = Field(min_length=10, max_length=10)
+    input: InputOut
+    layers: list[LayerActivationsOut] | None = Field(None, description="Present when `activations` is true.")
+
+
+class ReadingOut(BaseModel):
+    model: str
+    text: str = Field(description="The number as the digits' first guesses spell it, left to right.")
+    digits: list[NumberDigitOut] = Field(description="Left to right.")
+    timings_ms: dict[str, float]
+
+
 class BatchErrorDetail(BaseModel):
     code: str
     detail: str

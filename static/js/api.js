@@ -1,6 +1,7 @@
 /** The DigitPad service as the page uses it: predictions, explanations, a model's description, and what feeds and excites one unit. */
 
 const PREDICT_URL = '/api/predict';
+const READ_URL = '/api/read';
 const EXPLAIN_URL = '/api/explain';
 const TOP_K = 2;
 
@@ -184,6 +185,17 @@ export async function predict(image, { model, signal }) {
   const body = inkPng(image);
   const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
   const response = await fetch(`${PREDICT_URL}?${params}`, {
+    method: 'POST', body, signal, headers: { 'Content-Type': 'image/png' },
+  });
+  return readJson(response);
+}
+
+/** Posts a whole number's pixels as a PNG of its ink; its text and, for each digit left to right, its box
+ * in those pixels, guesses, input and every layer's activations. */
+export async function readNumber(image, { model, signal }) {
+  const body = inkPng(image);
+  const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
+  const response = await fetch(`${READ_URL}?${params}`, {
     method: 'POST', body, signal, headers: { 'Content-Type': 'image/png' },
   });
   return readJson(response);

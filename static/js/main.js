@@ -1,11 +1,16 @@
-/** Wires the pad, the live guesser, the results, the explanations, the network view and the model switch together. */
+/**
+ * Wires the pads, the live guessers, the results, the explanations, the network view and the model switch
+ * together. Two modes, each with its own pad and drawing: one digit (POST /api/predict) and a whole number
+ * (POST /api/read), whose chosen digit the network view shows.
+ */
 
-import { UnitResource, UnitWeights, describeModel, explain, predict } from './api.js';
+import { UnitResource, UnitWeights, describeModel, explain, predict, readNumber } from './api.js';
 import { Explainer, WhyView } from './explain.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
 import { hasWeights, strongest, weightUnit } from './network.js';
 import { NetworkView } from './network-view.js';
+import { NumberView } from './number.js';
 import { DrawingPad, TOOLS } from './pad.js';
 import { StimuliView, stimulusUnit } from './stimuli.js';
 import { ResultsView, lookUp } from './ui.js';
@@ -17,15 +22,21 @@ const els = lookUp();
 const { config } = els;
 const models = new Map(config.models.map((m) => [m.name, m]));
 let model = els.model.value || config.default_model;
+let mode = 'digit';
 
-const pad = new DrawingPad(els.pad, {
-  size: config.pad.size,
+const ink = {
   penWidth: config.pad.pen_width,
   inkAlpha: config.pad.ink_alpha,
   minExtent: config.pad.min_extent,
   minExtentPx: config.pad.min_extent_px,
-});
+};
+const pad = new DrawingPad(els.pad, { size: config.pad.size, ...ink });
+const numberPad = new DrawingPad(els.numberPad, { width: config.number.width, height: config.number.height, ...ink });
+const pads = { digit: pad, number: numberPad };
+els.numberPad.style.aspectRatio = `${config.number.width} / ${config.number.height}`; // the image it sends
+const activePad = () => pads[mode];
 const results = new ResultsView(els);
+const numberView = new NumberView(els.number, numberPad.imageSize);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);
 const weights = new UnitWeights();
@@ -60,14 +71,14 @@ const guesser = new LiveGuesser({
     },
     blank() {
       results.empty();
-      view.clear();
+      if (mode === 'digit') view.clear();
       explainer.cancel();
       why.clear();
     },
     result(answer, request) {
       const current = request.version === pad.version && request.model === model;
       results.show(answer, current);
-      if (request.model === model) view.update(answer.layers ?? []);
+      if (request.model === model && mode === 'digit') view.update(answer.layers ?? []);
       if (current && !pad.drawing) {
         results.announce(answer);
         explainGuess(answer, request);
@@ -76,7 +87,7 @@ const guesser = new LiveGuesser({
     error(error) {
       if (error.code === 'empty_drawing') {
         results.empty();
-        view.clear();
+        if (mode === 'digit') view.clear();
         why.clear();
       } else {
         results.error(`No guess: ${error.message}`);
@@ -85,10 +96,63 @@ const guesser = new LiveGuesser({
   },
 });
 
+const numberGuesser = new LiveGuesser({
+  capture() {
+    const image = numberPad.snapshot();
+    return image && { image, version: numberPad.version, model };
+  },
+  send: (request, signal) => readNumber(request.image, { model: request.model, signal }),
+  on: {
+    pending: () => numberView.pending(),
+    blank() {
+      numberView.empty();
+      if (mode === 'number') view.clear();
+    },
+    result(answer, request) {
+      const current = request.version === numberPad.version && request.model === model;
+      numberView.show(answer, current);
+      if (request.model === model && mode === 'number') view.update(numberView.selected?.layers ?? []);
+      if (current && !numberPad.drawing) numberView.announce(answer);
+    },
+    error(error) {
+      if (error.code === 'empty_drawing') {
+        numberView.empty();
+        if (mode === 'number') view.clear();
+      } else {
+        numberView.error(`No reading: ${error.message}`);
+      }
+    },
+  },
+});
+const guessers = { digit: guesser, number: numberGuesser };
+
+numberView.addEventListener('select', ({ detail: digit }) => {
+  if (mode === 'number') view.update(digit?.layers ?? []);
+});
+
 function syncTools() {
-  els.tools.pencil.setAttribute('aria-pressed', String(pad.tool === TOOLS.PENCIL));
-  els.tools.eraser.setAttribute('aria-pressed', String(pad.tool === TOOLS.ERASER));
-  els.tools.undo.setAttribute('aria-disabled', String(!pad.canUndo));
+  const active = activePad();
+  els.tools.pencil.setAttribute('aria-pressed', String(active.tool === TOOLS.PENCIL));
+  els.tools.eraser.setAttribute('aria-pressed', String(active.tool === TOOLS.ERASER));
+  els.tools.undo.setAttribute('aria-disabled', String(!active.canUndo));
+}
+
+/** One digit or a whole number: each mode keeps its own drawing, read again with the model now chosen. */
+function switchMode(next) {
+  mode = next;
+  els.workspace.dataset.mode = mode;
+  for (const name of Object.keys(pads)) {
+    const on = name === mode;
+    els.modes[name].setAttribute('aria-pressed', String(on));
+    els.titles[name].hidden = !on;
+    els.frames[name].hidden = !on;
+  }
+  els.results.hidden = mode !== 'digit';
+  els.number.results.hidden = mode !== 'number';
+  view.clear();
+  detail.reset();
+  syncTools();
+  guessers[mode].settle();
 }
 
 function switchModel(name) {
@@ -99,7 +163,7 @@ function switchModel(name) {
   detail.reset();
   stimuliView.reset();
   shownStimuli = null;
-  guesser.settle();
+  guessers[mode].settle();
 }
 
 /** On a narrow screen, scrolls the chosen unit into the part of the screen the sheet leaves free. */
@@ -167,24 +231,30 @@ els.unitDetail.addEventListener('close', ({ detail: { hadFocus } }) => {
   if (hadFocus) document.getElementById('network-title').focus();
 });
 
-pad.addEventListener('strokestart', () => {
-  syncTools();
-  results.pending();
-  guesser.changed();
-});
-pad.addEventListener('strokechange', () => guesser.changed());
-pad.addEventListener('strokeend', () => guesser.settle());
-pad.addEventListener('change', () => {
-  syncTools();
-  guesser.settle();
-});
-pad.addEventListener('toolchange', syncTools);
+for (const [name, drawn] of Object.entries(pads)) {
+  const live = guessers[name];
+  const shown = name === 'digit' ? results : numberView;
+  drawn.addEventListener('strokestart', () => {
+    syncTools();
+    shown.pending();
+    live.changed();
+  });
+  drawn.addEventListener('strokechange', () => live.changed());
+  drawn.addEventListener('strokeend', () => live.settle());
+  drawn.addEventListener('change', () => {
+    syncTools();
+    live.settle();
+  });
+  drawn.addEventListener('toolchange', syncTools);
+}
 
-els.tools.pencil.addEventListener('click', () => { pad.tool = TOOLS.PENCIL; });
-els.tools.eraser.addEventListener('click', () => { pad.tool = TOOLS.ERASER; });
-els.tools.undo.addEventListener('click', () => pad.undo());
-els.tools.clear.addEventListener('click', () => pad.clear());
+els.tools.pencil.addEventListener('click', () => { activePad().tool = TOOLS.PENCIL; });
+els.tools.eraser.addEventListener('click', () => { activePad().tool = TOOLS.ERASER; });
+els.tools.undo.addEventListener('click', () => activePad().undo());
+els.tools.clear.addEventListener('click', () => activePad().clear());
 els.model.addEventListener('change', () => switchModel(els.model.value));
+els.modes.digit.addEventListener('click', () => { if (mode !== 'digit') switchMode('digit'); });
+els.modes.number.addEventListener('click', () => { if (mode !== 'number') switchMode('number'); });
 
 document.addEventListener('keydown', (event) => {
   const target = event.target;
@@ -196,11 +266,12 @@ document.addEventListener('keydown', (event) => {
   if (event.altKey || target.closest?.('input, select, textarea, [contenteditable="true"]')) return;
   const key = event.key.toLowerCase();
   const command = event.ctrlKey || event.metaKey;
-  if (command && key === 'z' && !event.shiftKey) pad.undo();
+  const active = activePad();
+  if (command && key === 'z' && !event.shiftKey) active.undo();
   else if (command || event.shiftKey) return;
-  else if (key === 'p') pad.tool = TOOLS.PENCIL;
-  else if (key === 'e') pad.tool = TOOLS.ERASER;
-  else if (key === 'delete' || key === 'backspace' || key === 'c') pad.clear();
+  else if (key === 'p') active.tool = TOOLS.PENCIL;
+  else if (key === 'e') active.tool = TOOLS.ERASER;
+  else if (key === 'delete' || key === 'backspace' || key === 'c') active.clear();
   else return;
   event.preventDefault();
 });

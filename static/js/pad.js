@@ -1,7 +1,8 @@
 /**
- * The drawing pad: a canvas drawn on with mouse, finger or pen. Strokes are kept in unit-square
- * coordinates, so the pad redraws sharply at any size and pixel ratio, undo is a replay, and the
- * drawing sent to the network is rendered at one fixed size whatever the screen.
+ * The drawing pad: a canvas drawn on with mouse, finger or pen. Strokes are kept as fractions of the
+ * pad's width and height, so the pad redraws sharply at any size and pixel ratio, undo is a replay, and
+ * the drawing sent to the network is rendered at one fixed size whatever the screen. A pad is square
+ * (one digit) or wide (a number); its pen is a fraction of its height either way.
  */
 
 export const TOOLS = Object.freeze({ PENCIL: 'pencil', ERASER: 'eraser' });
@@ -13,7 +14,8 @@ export class DrawingPad extends EventTarget {
   #canvas;
   #ctx;
   #penWidth;
-  #size;
+  #width; // of the image sent, in pixels
+  #height;
   #ink; // what the server counts as ink, and as too little ink to be a digit
   #strokes = [];
   #active = null; // the stroke being drawn and the pointer drawing it
@@ -25,19 +27,23 @@ export class DrawingPad extends EventTarget {
    * @param {HTMLCanvasElement} canvas
    * @param {object} settings  the server's (the page config's `pad`), so both agree on what a digit is
    * @param {number} settings.size  side of the image sent to the network, in pixels
-   * @param {number} settings.penWidth  pen diameter as a fraction of the side
+   * @param {number} [settings.width]  or its width and height, for a pad that is not square
+   * @param {number} [settings.height]
+   * @param {number} settings.penWidth  pen diameter as a fraction of the height
    * @param {number} settings.inkAlpha  the alpha a pixel needs to count as ink
-   * @param {number} settings.minExtent  ink spanning less than this fraction of the side...
+   * @param {number} settings.minExtent  ink spanning less than this fraction of the shorter side...
    * @param {number} settings.minExtentPx  ...or these pixels is a speck, not a digit
    */
-  constructor(canvas, { size, penWidth, inkAlpha, minExtent, minExtentPx }) {
+  constructor(canvas, { size, width = size, height = size, penWidth, inkAlpha, minExtent, minExtentPx }) {
     super();
     this.#canvas = canvas;
     this.#ctx = canvas.getContext('2d');
     this.#penWidth = penWidth;
-    this.#size = size;
+    this.#width = width;
+    this.#height = height;
     this.#ink = { alpha: inkAlpha, minExtent, minExtentPx };
-    this.#exportCanvas.width = this.#exportCanvas.height = size;
+    this.#exportCanvas.width = width;
+    this.#exportCanvas.height = height;
     canvas.addEventListener('pointerdown', (e) => this.#onDown(e));
     canvas.addEventListener('pointermove', (e) => this.#onMove(e));
     canvas.addEventListener('pointerup', (e) => this.#onUp(e));
@@ -81,23 +87,28 @@ export class DrawingPad extends EventTarget {
   /** The drawing at the network's size: null when there is no digit on it, else its pixels (ImageData). */
   snapshot() {
     const ctx = this.#exportCanvas.getContext('2d', { willReadFrequently: true });
-    this.#render(ctx, this.#size);
-    const image = ctx.getImageData(0, 0, this.#size, this.#size);
+    this.#render(ctx, this.#width, this.#height);
+    const image = ctx.getImageData(0, 0, this.#width, this.#height);
     return this.#holdsDigit(image) ? image : null;
   }
+
+  /** The size of the image `snapshot` gives, in pixels. */
+  get imageSize() { return { width: this.#width, height: this.#height }; }
 
   /** Whether an image's ink spans enough of it to be a digit rather than a speck, as the server tests it. */
   #holdsDigit(image) {
     const { alpha, minExtent, minExtentPx } = this.#ink;
-    return inkExtent(image, alpha) >= Math.max(minExtentPx, minExtent * Math.max(image.width, image.height));
+    return inkExtent(image, alpha) >= Math.max(minExtentPx, minExtent * Math.min(image.width, image.height));
   }
 
   #resize() {
     const ratio = window.devicePixelRatio || 1;
-    const side = Math.round(this.#canvas.clientWidth * ratio);
-    if (side > 0 && side !== this.#canvas.width) {
-      this.#canvas.width = this.#canvas.height = side;
-      this.#render(this.#ctx, side);
+    const width = Math.round(this.#canvas.clientWidth * ratio);
+    const height = Math.round(this.#canvas.clientHeight * ratio);
+    if (width > 0 && height > 0 && (width !== this.#canvas.width || height !== this.#canvas.height)) {
+      this.#canvas.width = width;
+      this.#canvas.height = height;
+      this.#render(this.#ctx, width, height);
     }
   }
 
@@ -113,7 +124,7 @@ export class DrawingPad extends EventTarget {
     const tool = event.pointerType === 'pen' && event.button === 5 ? TOOLS.ERASER : this.#tool;
     this.#active = { stroke: { tool, points: [this.#point(event)] }, pointerId: event.pointerId };
     this.#strokes.push(this.#active.stroke);
-    drawStroke(this.#ctx, this.#active.stroke, this.#canvas.width, this.#penWidth);
+    drawStroke(this.#ctx, this.#active.stroke, this.#canvas.width, this.#canvas.height, this.#penWidth);
     this.#changed('strokestart');
   }
 
@@ -123,7 +134,7 @@ export class DrawingPad extends EventTarget {
     const events = event.getCoalescedEvents?.() ?? [event];
     const from = stroke.points.length - 1;
     for (const e of events.length ? events : [event]) stroke.points.push(this.#point(e));
-    drawStroke(this.#ctx, stroke, this.#canvas.width, this.#penWidth, from);
+    drawStroke(this.#ctx, stroke, this.#canvas.width, this.#canvas.height, this.#penWidth, from);
     this.#changed('strokechange');
   }
 
@@ -142,7 +153,7 @@ export class DrawingPad extends EventTarget {
 
   #changed(type) {
     this.#version += 1;
-    if (type === 'change') this.#render(this.#ctx, this.#canvas.width);
+    if (type === 'change') this.#render(this.#ctx, this.#canvas.width, this.#canvas.height);
     this.#emit(type);
   }
 
@@ -150,16 +161,16 @@ export class DrawingPad extends EventTarget {
     this.dispatchEvent(new Event(type));
   }
 
-  #render(ctx, side) {
-    ctx.clearRect(0, 0, side, side);
+  #render(ctx, width, height) {
+    ctx.clearRect(0, 0, width, height);
     const start = this.#strokes.findLastIndex((s) => s.tool === 'clear') + 1;
-    for (const stroke of this.#strokes.slice(start)) drawStroke(ctx, stroke, side, this.#penWidth);
+    for (const stroke of this.#strokes.slice(start)) drawStroke(ctx, stroke, width, height, this.#penWidth);
   }
 }
 
-/** Draws a stroke, or only its points from index `from` on, with a round pen. */
-function drawStroke(ctx, stroke, side, penWidth, from = 0) {
-  const width = penWidth * side * (stroke.tool === TOOLS.ERASER ? ERASER_SCALE : 1);
+/** Draws a stroke, or only its points from index `from` on, with a round pen `penWidth` of the height. */
+function drawStroke(ctx, stroke, w, h, penWidth, from = 0) {
+  const width = penWidth * h * (stroke.tool === TOOLS.ERASER ? ERASER_SCALE : 1);
   ctx.save();
   // The eraser removes ink rather than painting white, so an erased pad is blank again.
   ctx.globalCompositeOperation = stroke.tool === TOOLS.ERASER ? 'destination-out' : 'source-over';
@@ -169,12 +180,12 @@ function drawStroke(ctx, stroke, side, penWidth, from = 0) {
   const points = stroke.points.slice(from);
   if (points.length === 1) {
     ctx.beginPath();
-    ctx.arc(points[0][0] * side, points[0][1] * side, width / 2, 0, 2 * Math.PI);
+    ctx.arc(points[0][0] * w, points[0][1] * h, width / 2, 0, 2 * Math.PI);
     ctx.fill();
   } else if (points.length > 1) {
     ctx.beginPath();
-    ctx.moveTo(points[0][0] * side, points[0][1] * side);
-    for (const [x, y] of points.slice(1)) ctx.lineTo(x * side, y * side);
+    ctx.moveTo(points[0][0] * w, points[0][1] * h);
+    for (const [x, y] of points.slice(1)) ctx.lineTo(x * w, y * h);
     ctx.stroke();
   }
   ctx.restore();

@@ -20,8 +20,30 @@ export function lookUp(root = document) {
   const byId = (id) => found(root.getElementById(id), `element #${id}`);
   const byRole = (scope, role) => found(scope.querySelector(`[data-role="${role}"]`), `[data-role="${role}"]`);
   const results = byId('results');
+  const numberResults = byId('number-results');
   return {
+    workspace: byId('workspace'),
+    modes: { digit: byId('mode-digit'), number: byId('mode-number') },
+    titles: { digit: byRole(root, 'digit-title'), number: byRole(root, 'number-title') },
+    frames: { digit: byRole(root, 'digit-pad'), number: byRole(root, 'number-pad') },
     pad: byId('pad'),
+    numberPad: byId('number-pad'),
+    number: {
+      results: numberResults,
+      boxes: byRole(root, 'digit-boxes'),
+      status: byRole(numberResults, 'status'),
+      announce: byRole(numberResults, 'announce'),
+      text: byRole(numberResults, 'number-text'),
+      confidence: byRole(numberResults, 'number-confidence'),
+      digits: byRole(numberResults, 'number-digits'),
+      detail: byRole(numberResults, 'number-detail'),
+      caption: byRole(numberResults, 'detail-caption'),
+      downsampled: byRole(numberResults, 'downsampled'),
+      firstGuess: byRole(numberResults, 'first-guess'),
+      secondGuess: byRole(numberResults, 'second-guess'),
+      firstProbability: byRole(numberResults, 'first-probability'),
+      secondProbability: byRole(numberResults, 'second-probability'),
+    },
     tools: { pencil: byId('pencil'), eraser: byId('eraser'), undo: byId('undo'), clear: byId('clear') },
     model: byId('model'),
     modelDescription: byId('model-description'),
@@ -48,7 +70,7 @@ export function lookUp(root = document) {
   };
 }
 
-function percent(p) {
+export function percent(p) {
   return p >= 0.995 ? '>99%' : p < 0.005 ? '<1%' : `${Math.round(p * 100)}%`;
 }
 
@@ -92,7 +114,7 @@ export class ResultsView {
       ? `Not sure: ${first.digit} or ${second.digit}?`
       : `It looks like a ${first.digit}`;
     this.#bars(answer.probabilities);
-    this.#downsampled(answer.input);
+    drawInput(els.downsampled, answer.input);
   }
 
   error(message) {
@@ -123,17 +145,16 @@ export class ResultsView {
       value.textContent = p > 0 ? percent(p) : '';
     });
   }
+}
 
-  /** What the network saw ({width, height, bits}), pixel for pixel. */
-  #downsampled({ width, height, bits }) {
-    const canvas = this.#els.downsampled;
-    if (canvas.width !== width || canvas.height !== height) [canvas.width, canvas.height] = [width, height];
-    const ctx = canvas.getContext('2d');
-    const bytes = bitsToBytes(bits);
-    const image = ctx.createImageData(width, height);
-    for (let i = 0; i < bytes.length; i++) {
-      image.data[i * 4 + 3] = bytes[i]; // black ink where the bit is set, clear elsewhere
-    }
-    ctx.putImageData(image, 0, 0);
+/** What the network saw ({width, height, bits}), pixel for pixel, on a canvas. */
+export function drawInput(canvas, { width, height, bits }) {
+  if (canvas.width !== width || canvas.height !== height) [canvas.width, canvas.height] = [width, height];
+  const ctx = canvas.getContext('2d');
+  const bytes = bitsToBytes(bits);
+  const image = ctx.createImageData(width, height);
+  for (let i = 0; i < bytes.length; i++) {
+    image.data[i * 4 + 3] = bytes[i]; // black ink where the bit is set, clear elsewhere
   }
+  ctx.putImageData(image, 0, 0);
 }

@@ -122,10 +122,14 @@ def draw_digit(page: Page, digit: int, **placement: Any) -> None:
 
 def touch_digit(page: Page, digit: int, **placement: Any) -> None:
     """Draws with one finger through the DevTools protocol, as a phone's touchscreen would."""
+    touch_strokes(page, [pad_points(page, stroke, **placement) for stroke in DIGIT_STROKES[digit]])
+
+
+def touch_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Strokes in page coordinates, each drawn with one finger through the DevTools protocol."""
     cdp = page.context.new_cdp_session(page)
     try:
-        for stroke in DIGIT_STROKES[digit]:
-            points = pad_points(page, stroke, **placement)
+        for points in strokes:
             kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
             for kind, (x, y) in zip(kinds, points, strict=True):
                 cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
@@ -138,3 +142,48 @@ def settle(page: Page) -> str:
     """Waits until the guesses shown belong to the drawing on the pad; the first guess."""
     expect(page.get_by_test_id("results")).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
     return page.get_by_test_id("first-guess").text_content() or ""
+
+
+# --- Number mode's wide pad ---
+
+DIGIT_SIZE = 0.7  # a digit's unit square, in pad heights
+PITCH = 0.62  # from one digit's square to the next, in pad heights: a small gap between their inks
+
+
+def number_strokes(page: Page, text: str, start: float = 0.15) -> list[list[tuple[float, float]]]:
+    """The digits of `text` written left to right on the wide pad, in page coordinates: each digit's
+    unit-square strokes DIGIT_SIZE of the pad's height, `start` pad heights from its left edge."""
+    box = page.get_by_test_id("number-pad").bounding_box()
+    assert box is not None, "the number pad is not visible"
+    top = (1 - DIGIT_SIZE) / 2
+    return [
+        [
+            (
+                box["x"] + (start + i * PITCH + x * DIGIT_SIZE) * box["height"],
+                box["y"] + (top + y * DIGIT_SIZE) * box["height"],
+            )
+            for x, y in stroke
+        ]
+        for i, digit in enumerate(text)
+        for stroke in DIGIT_STROKES[int(digit)]
+    ]
+
+
+def draw_number(page: Page, text: str, **placement: Any) -> None:
+    """Writes a number on the wide pad with the mouse."""
+    for points in number_strokes(page, text, **placement):
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=MOUSE_STEPS)
+        page.mouse.up()
+
+
+def touch_number(page: Page, text: str, **placement: Any) -> None:
+    touch_strokes(page, number_strokes(page, text, **placement))
+
+
+def settle_number(page: Page) -> str:
+    """Waits until the reading shown belongs to the number on the pad; its text."""
+    expect(page.get_by_test_id("number-results")).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
+    return page.get_by_test_id("number-text").text_content() or ""

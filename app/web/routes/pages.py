@@ -13,7 +13,8 @@ from app import __version__
 from app.config import Settings
 from app.core.registry import ModelRegistry
 from app.nn import lab, preprocess
-from app.nn.strokes import PAD_SIZE, PEN_WIDTH
+from app.nn.segment import MAX_DIGITS
+from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH, PAD_SIZE, PEN_WIDTH
 from app.web.deps import RegistryDep, SettingsDep, TemplatesDep
 from app.web.responses import model_json
 
@@ -34,6 +35,9 @@ def page_config(registry: ModelRegistry, training: bool = False) -> dict[str, An
             "min_extent": preprocess.MIN_EXTENT,
             "min_extent_px": preprocess.MIN_EXTENT_PX,
         },
+        # Number mode's wide pad: the image it sends (the pen is the same fraction of its height), and
+        # the most digits POST /api/read reads in one drawing
+        "number": {"width": NUMBER_PAD_WIDTH, "height": NUMBER_PAD_HEIGHT, "max_digits": MAX_DIGITS},
     }
 
 

@@ -7,6 +7,8 @@ import posixpath
 import re
 
 from app import __version__
+from app.nn.segment import MAX_DIGITS
+from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH
 
 
 def test_page_renders_with_the_models(client):
@@ -17,6 +19,15 @@ def test_page_renders_with_the_models(client):
     assert "Convolutional network" in html and "Softmax regression" in html
     assert __version__ in html
     assert "<script>" not in html  # no inline script: the policy forbids it
+
+
+def test_number_mode_reads_the_wide_pad_and_the_digit_limit_from_the_server(client):
+    html = client.get("/").text
+    config = json.loads(re.search(r'<script type="application/json" id="page-config">(.*?)</script>', html, re.S)[1])
+    assert config["number"] == {"width": NUMBER_PAD_WIDTH, "height": NUMBER_PAD_HEIGHT, "max_digits": MAX_DIGITS}
+    for hook in ('data-testid="mode-number"', 'data-testid="number-text"', 'id="number-pad"'):
+        assert hook in html
+    assert f"up to {MAX_DIGITS} digits" in html
 
 
 def page_weight(client, path: str) -> int:

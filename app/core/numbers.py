@@ -1,0 +1,85 @@
+"""Numbers through a model: a drawing of several digits -> each digit's box, input, guesses and, when
+asked for, activations, as plain values. How the digits are found is `app.nn.segment`'s business; what the
+answer looks like on the wire is the web layer's."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.core.errors import DigitPadError, EmptyDrawing
+from app.core.inference import Prediction, elapsed_ms, top_guesses
+from app.nn.network import Model
+from app.nn.preprocess import BlankDrawing, Preprocessed
+from app.nn.segment import MAX_DIGITS, TooManyDigits, segment
+
+Box = tuple[int, int, int, int]  # x, y, width, height, in the drawing's pixels
+
+
+@dataclass
+class NumberDigit:
+    box: Box
+    prediction: Prediction
+
+
+@dataclass
+class Reading:
+    model: str
+    digits: list[NumberDigit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The number as the first guesses spell it, left to right: "2026"."""
+        return "".join(str(d.prediction.prediction) for d in self.digits)
+
+
+def read_number(
+    model: Model,
+    image: np.ndarray,
+    top_k: int = 2,
+    activations: bool = False,
+    max_digits: int = MAX_DIGITS,
+    timings: dict[str, float] | None = None,
+) -> Reading:
+    """A decoded drawing -> its digits, left to right, each read by `model`.
+
+    Every digit goes through one batched forward pass (one more for a piece that may be digits touching);
+    with `activations`, each digit is traced again, alone, for every visible layer's values.
+    Raises EmptyDrawing, or DigitPadError too_many_digits past `max_digits`.
+    """
+    start = time.perf_counter()
+    try:
+        digits = segment(image, model.network.predict_proba, max_digits)
+    except BlankDrawing as exc:
+        raise EmptyDrawing(str(exc)) from exc
+    except TooManyDigits as exc:
+        raise too_many_digits(exc.limit) from exc
+    timings = {**(timings or {}), "segment": elapsed_ms(start)}
+    found = [NumberDigit(d.box, _prediction(model, d.input, d.probabilities, top_k, activations)) for d in digits]
+    if activations:
+        timings["activations"] = elapsed_ms(start) - timings["segment"]
+    return Reading(model.name, found, timings)
+
+
+def read_input(model: Model, pre: Preprocessed, top_k: int = 2, activations: bool = False) -> Reading:
+    """The network's own 28x28 input, which holds one digit: a reading of that digit, boxed where its ink is."""
+    start = time.perf_counter()
+    probs = model.network.predict_proba(pre.bits[None])[0]
+    prediction = _prediction(model, pre, probs, top_k, activations)
+    rows, cols = np.flatnonzero(pre.bits.any(axis=1)), np.flatnonzero(pre.bits.any(axis=0))
+    box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+    return Reading(model.name, [NumberDigit(box, prediction)], {"forward": elapsed_ms(start)})
+
+
+def too_many_digits(limit: int) -> DigitPadError:
+    return DigitPadError(
+        "too_many_digits", f"The drawing holds more than {limit} digits; write at most {limit} and try again."
+    )
+
+
+def _prediction(model: Model, pre: Preprocessed, probs: np.ndarray, top_k: int, activations: bool) -> Prediction:
+    acts = model.network.trace(pre.bits)[1] if activations else None
+    return Prediction(model.name, top_guesses(probs, top_k), [round(float(p), 6) for p in probs], pre, acts)

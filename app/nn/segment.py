@@ -1,0 +1,441 @@
+"""Reading a number: a drawing of several digits -> one piece of the drawing per digit, left to right.
+
+The postal readers' recipe: find each digit, then classify it. The ink's 8-connected pieces are found;
+the short ones (the bar of a 5, the cross of a 7, a dot) join the digit whose ink comes nearest, so the
+strokes of one digit read together, while tall ones stay apart even where they overlap in x. Each
+digit's ink goes through the one `preprocess` and the network, all in one batch. A piece the network
+does not read as one digit with confidence, or that is much wider than the digit it reads, may be
+digits that touch: it is cut where the network agrees best. The candidate cuts are the paths from top
+to bottom that cross the least ink (through the one stroke two touching digits share, around the one
+that leans into the other), and every piece between two cuts is read in one more batch; the cuts
+chosen make the most probable digits, each cut through more than one stroke counting against it.
+
+The network comes in as `classify`, so this module knows nothing of models or the web, and nothing
+here is random: the same drawing always gives the same digits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, BlankDrawing, Preprocessed, ink_map, preprocess
+
+Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) bits of 0/1 -> (N, 10) probabilities
+MAX_DIGITS = 12  # the most digits one drawing may hold
+# The ink is labelled on a grid of at most this many pixels (large photos on a coarser one).
+MAX_GRID_PIXELS = 1_000_000
+
+# Sizes below are fractions of the number's digit height (see `_digit_height`).
+TALL = 0.5  # ink at least this tall is a digit, or the body of one; shorter ink is a stroke of one
+DOT = 0.25  # a stroke smaller than this both ways, far from any digit, is a stray dot: dropped
+REACH = 0.35  # a stroke whose ink comes this close to a digit's ink is part of it
+MAX_STROKES = 200  # short strokes looked at (the largest): the rest of a noisy image's specks are dropped
+# A piece that passes for one digit this well (see `digit_fit`: the log of its top probability, less
+# a penalty for being unusually wide) is read as it is; one that does not may be digits that touch.
+SURE = math.log(0.9)
+MIN_PART = 0.1  # a cut leaves at least this much width on either side
+FULL = 0.75  # a piece a cut leaves is at least this share as tall as what it was cut from
+CUT_EVERY = 0.1  # cut paths start this far apart across a piece...
+BAND = 0.15  # ...and stray at most this far either side of where they start
+STEP = 0.25  # what a cut's path pays to move a column sideways, against 1 for each pixel of ink it crosses
+MAX_CUTS = 5  # the cuts crossing the fewest strokes (then the least ink) that are tried in one piece
+# A cut through more strokes than one (two digits touching share one) is this much less likely for
+# each stroke more: a cut across a 0 crosses two. Weighed against the digits' probabilities.
+EXTRA_STROKE_ODDS = 0.1
+
+
+class TooManyDigits(ValueError):
+    """The drawing holds more digits than the limit."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"The drawing holds {count} or more digits; at most {limit} are read at once.")
+        self.count = count
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit of a number: where its ink is, what the network saw, and what it made of it."""
+
+    box: tuple[int, int, int, int]  # x, y, width, height of its ink, in the drawing's pixels
+    input: Preprocessed
+    probabilities: np.ndarray  # (10,) from the batch that chose the cuts
+
+
+class _Ink:
+    """Some of the drawing's ink: a stroke, a digit, or a candidate piece of one, as its pixels."""
+
+    __slots__ = ("bottom", "left", "right", "top", "xs", "ys")
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        self.xs, self.ys = xs, ys
+        self.left, self.right = int(xs.min()), int(xs.max()) + 1  # right and bottom exclusive
+        self.top, self.bottom = int(ys.min()), int(ys.max()) + 1
+
+    @property
+    def size(self) -> int:
+        return int(self.xs.size)
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def centre_x(self) -> float:
+        return float(self.xs.mean())
+
+    def box(self) -> tuple[int, int, int, int]:
+        return self.left, self.top, self.width, self.height
+
+    def join(self, other: _Ink) -> _Ink:
+        return _Ink(np.concatenate([self.xs, other.xs]), np.concatenate([self.ys, other.ys]))
+
+    def subset(self, keep: np.ndarray) -> _Ink | None:
+        """The pixels where `keep` holds, or None when there are none."""
+        return _Ink(self.xs[keep], self.ys[keep]) if keep.any() else None
+
+
+def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS) -> list[Digit]:
+    """A drawing (any form `preprocess` reads) -> its digits, left to right.
+
+    Raises BlankDrawing when no digit is there, TooManyDigits past `max_digits`.
+    """
+    img = np.asarray(image)
+    ink = ink_map(img)
+    height, width = ink.shape
+    strokes = [_Ink(xs, ys) for xs, ys in connected_ink(ink > 0)]
+    if not strokes:
+        raise BlankDrawing("The drawing has no ink.")
+    min_extent = max(MIN_EXTENT_PX, MIN_EXTENT * min(height, width))
+    digits = [d for d in _group(strokes, max_digits) if max(d.width, d.height) >= min_extent]
+    if not digits:
+        raise BlankDrawing("The ink is too small to be a digit.")
+    if len(digits) > max_digits:
+        raise TooManyDigits(len(digits), max_digits)
+    h = _digit_height(digits)
+    whole = len(digits) == 1 and digits[0].size == sum(s.size for s in strokes)
+    # A drawing that is all one digit is read whole, exactly as a drawing of a single digit is, unless
+    # it is too small for that: `preprocess` measures a digit against the longer side, and on a wide
+    # pad the first strokes of a number are digit enough against its height.
+    inputs = [_whole(img, ink, digits[0])] if whole else [preprocess(_piece_image(ink, d)) for d in digits]
+    probs = classify(np.stack([p.bits for p in inputs]))
+    fit = digit_fit(probs, np.array([d.width / d.height for d in digits]))
+    found: list[tuple[_Ink, Preprocessed, np.ndarray]] = []
+    unsure: list[tuple[_CutPlan, Preprocessed, np.ndarray]] = []
+    for digit, pre, p, f in zip(digits, inputs, probs, fit, strict=True):
+        plan = _cut_plan(digit, h) if f < SURE and digit.width >= 2 * MIN_PART * h else None
+        if plan is None or len(plan.pieces) == 1:
+            found.append((digit, pre, p))
+        else:
+            unsure.append((plan, pre, p))
+    if unsure:
+        # Pieces that might be digits touching: every way of cutting them, in one more batch.
+        extra = [piece for plan, _, _ in unsure for piece in plan.pieces[1:]]
+        extra_inputs = [preprocess(_piece_image(ink, piece)) for piece in extra]
+        extra_probs = classify(np.stack([p.bits for p in extra_inputs]))
+        start = 0
+        for plan, pre, p in unsure:
+            count = len(plan.pieces) - 1
+            plan_inputs = [pre, *extra_inputs[start : start + count]]
+            plan_probs = np.concatenate([p[None], extra_probs[start : start + count]])
+            found += [(plan.pieces[i], plan_inputs[i], plan_probs[i]) for i in plan.best(plan_probs)]
+            start += count
+    if len(found) > max_digits:
+        raise TooManyDigits(len(found), max_digits)
+    found.sort(key=lambda item: item[0].centre_x)
+    return [Digit(piece.box(), pre, p) for piece, pre, p in found]
+
+
+# --- connected ink ---
+
+
+def connected_ink(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The 8-connected pieces of a boolean (H, W) mask, each as the columns and rows of its pixels, in
+    the order of their first pixel. A mask over MAX_GRID_PIXELS is labelled on a coarser grid, so ink
+    closer than a grid cell may join."""
+    factor = max(1, math.ceil(math.sqrt(mask.size / MAX_GRID_PIXELS)))
+    grid = mask if factor == 1 else _coarse(mask, factor)
+    rows, cols, lengths, labels = _label_runs(grid)
+    if rows.size == 0:
+        return []
+    if factor == 1:
+        order = np.argsort(labels, kind="stable")  # runs, not pixels, are sorted: a few hundred
+        rows, cols, lengths, labels = rows[order], cols[order], lengths[order], labels[order]
+        ys = np.repeat(rows, lengths)
+        xs = np.repeat(cols, lengths) + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pixel_labels = np.repeat(labels, lengths)
+    else:
+        cell_label = np.full(grid.size, -1, np.int64)
+        first = rows * grid.shape[1] + cols
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        cell_label[np.repeat(first, lengths) + offsets] = np.repeat(labels, lengths)
+        ys, xs = np.nonzero(mask)
+        pixel_labels = cell_label[(ys // factor) * grid.shape[1] + xs // factor]
+        order = np.argsort(pixel_labels, kind="stable")
+        ys, xs, pixel_labels = ys[order], xs[order], pixel_labels[order]
+    bounds = np.flatnonzero(np.diff(pixel_labels)) + 1
+    return list(zip(np.split(xs, bounds), np.split(ys, bounds), strict=True))
+
+
+def _coarse(mask: np.ndarray, factor: int) -> np.ndarray:
+    """Whether each factor x factor block of the mask holds any ink."""
+    height, width = mask.shape
+    padded = np.zeros((-(-height // factor) * factor, -(-width // factor) * factor), bool)
+    padded[:height, :width] = mask
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    return np.asarray(blocks.any(axis=(1, 3)))
+
+
+def _label_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of set pixels along the mask's rows, in raster order: row, first column, length, and
+    the label of the 8-connected piece each belongs to (0, 1, ..., numbered by first pixel). Runs of
+    neighbouring rows that touch are joined by union-find in NumPy."""
+    height, width = mask.shape
+    stride = width + 2  # a clear column either side, so no run crosses from one row to the next
+    padded = np.zeros((height, stride), np.int8)
+    padded[:, 1:-1] = mask
+    change = np.diff(padded.ravel())
+    starts = np.flatnonzero(change == 1) + 1  # first pixel of each run, in padded flat coordinates
+    ends = np.flatnonzero(change == -1) + 1  # one past its last
+    n = starts.size
+    # Runs a (row r) and b (row r + 1) touch, diagonals included, when b starts at most one past a's last
+    # pixel and ends at least one before a's first: a contiguous range of b's, found by binary search.
+    lo = np.searchsorted(ends, starts + stride, "left")
+    hi = np.searchsorted(starts, ends + stride, "right")
+    counts = np.maximum(hi - lo, 0)
+    a = np.repeat(np.arange(n), counts)
+    b = lo[a] + np.arange(a.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    parent = np.arange(n)
+    while a.size:
+        pa, pb = parent[a], parent[b]
+        apart = pa != pb
+        if not apart.any():
+            break
+        a, b, pa, pb = a[apart], b[apart], pa[apart], pb[apart]
+        root = np.minimum(pa, pb)
+        np.minimum.at(parent, pa, root)  # hook each root onto the smaller one
+        np.minimum.at(parent, pb, root)
+        while True:  # and point every run straight at its root
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    _, labels = np.unique(parent, return_inverse=True)
+    return starts // stride, starts % stride - 1, ends - starts, labels
+
+
+# --- strokes -> digits ---
+
+
+def _digit_height(pieces: list[_Ink]) -> float:
+    """How tall the number's digits are: the median height of the tall pieces (those at least half as
+    tall as the tallest), so a bar or a dot does not count and one big digit does not decide alone."""
+    tallest = max(p.height for p in pieces)
+    return float(np.median([p.height for p in pieces if p.height >= 0.5 * tallest]))
+
+
+def _group(strokes: list[_Ink], max_digits: int) -> list[_Ink]:
+    """Connected strokes -> digits: each tall one is a digit; each short one joins the digit whose ink
+    comes nearest, within REACH; a short one near none is a digit of its own, unless it is a dot."""
+    h = _digit_height(strokes)
+    bodies = [s for s in strokes if s.height >= TALL * h]
+    if len(bodies) > max_digits:
+        raise TooManyDigits(len(bodies), max_digits)
+    short = [s for s in strokes if s.height < TALL * h]
+    # The larger first, so a dot may join a stroke that has joined a digit; stable, so ties keep
+    # the order of the drawing.
+    short = sorted(short, key=lambda s: -s.size)[:MAX_STROKES]
+    joined: list[list[_Ink]] = [[b] for b in bodies]
+    for stroke in short:
+        distances = [min(_ink_distance(stroke, part, h) for part in group) for group in joined]
+        nearest = int(np.argmin(distances)) if distances else -1
+        if nearest >= 0 and distances[nearest] <= REACH * h:
+            joined[nearest].append(stroke)
+        elif max(stroke.width, stroke.height) >= DOT * h:
+            joined.append([stroke])
+    digits = []
+    for group in joined:
+        digit = group[0]
+        for part in group[1:]:
+            digit = digit.join(part)
+        digits.append(digit)
+    return digits
+
+
+def _ink_distance(a: _Ink, b: _Ink, h: float) -> float:
+    """The shortest distance between two inks' pixels, to within a cell of about a twentieth of the
+    digit height; infinite when their boxes are already further apart than REACH."""
+    gap_x = max(a.left - b.right, b.left - a.right, 0)
+    gap_y = max(a.top - b.bottom, b.top - a.bottom, 0)
+    if math.hypot(gap_x, gap_y) > REACH * h:
+        return math.inf
+    cell = max(1, round(h / 20))
+    pa = np.unique((a.ys // cell) * 65536 + a.xs // cell)
+    pb = np.unique((b.ys // cell) * 65536 + b.xs // cell)
+    ya, xa, yb, xb = pa // 65536, pa % 65536, pb // 65536, pb % 65536
+    d2 = (ya[:, None] - yb[None, :]) ** 2 + (xa[:, None] - xb[None, :]) ** 2
+    return max(0.0, (math.sqrt(float(d2.min())) - 1) * cell)
+
+
+# --- digits that touch ---
+
+# How wide each digit is for its height, as the mean and the standard deviation of log(width / height)
+# of its ink in MNIST's training set (`aspect_statistics` computes them from app/nn/bundled).
+ASPECT = np.array(
+    [
+        [-0.119, 0.218],
+        [-1.007, 0.489],
+        [-0.083, 0.242],
+        [-0.262, 0.226],
+        [-0.270, 0.229],
+        [-0.086, 0.286],
+        [-0.360, 0.229],
+        [-0.294, 0.230],
+        [-0.311, 0.236],
+        [-0.433, 0.215],
+    ]
+)
+
+
+def aspect_statistics(bits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(10, 2): the mean and standard deviation of log(width / height) of each digit's ink, from
+    binary inputs (N, 28, 28) and their labels."""
+    index = np.arange(bits.shape[1])
+
+    def extent(any_ink: np.ndarray) -> np.ndarray:
+        return np.where(any_ink, index, -1).max(axis=1) - np.where(any_ink, index, index.size).min(axis=1) + 1
+
+    log_aspect = np.log(extent(np.asarray(bits.any(axis=1))) / extent(np.asarray(bits.any(axis=2))))
+    return np.array([[log_aspect[labels == d].mean(), log_aspect[labels == d].std()] for d in range(10)])
+
+
+def digit_fit(probs: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+    """How well each piece passes for one digit: the log of its top probability, less a penalty when it
+    is wider for its height than the digit read usually is (a half squared z-score of log(width /
+    height) against ASPECT, one-sided: narrow writing is common, a digit twice its usual width is not).
+    The network alone reads two 4s squeezed together as a 4 without a doubt. probs (N, 10), aspects (N,)."""
+    best = probs.argmax(axis=1)
+    mean, spread = ASPECT[best, 0], ASPECT[best, 1]
+    wide = np.maximum((np.log(aspects) - mean) / spread, 0.0)
+    return np.log(np.maximum(probs.max(axis=1), 1e-12)) - 0.5 * wide**2
+
+
+@dataclass(frozen=True)
+class _CutPlan:
+    """A digit-sized piece of ink and the ways of cutting it: `pieces[i]` lies between cuts
+    `spans[i]`, indices into the sorted cut positions, first and last being the ink's own edges."""
+
+    pieces: list[_Ink]
+    spans: list[tuple[int, int]]
+    crossings: list[int]  # strokes each cut crosses, by edge index (0 for the ink's own edges)
+
+    def best(self, probs: np.ndarray) -> list[int]:
+        """The pieces (indices into `pieces`) of the most probable way to cut, left to right."""
+        if len(self.pieces) == 1:
+            return [0]
+        gain = digit_fit(probs, np.array([p.width / p.height for p in self.pieces]))
+        cost = [max(n - 1, 0) * math.log(EXTRA_STROKE_ODDS) for n in self.crossings]
+        last = len(self.crossings) - 1
+        score: dict[int, tuple[float, list[int]]] = {
+            0: (0.0, [])
+        }  # the best score and pieces reaching each edge from the left one
+        for end in range(1, last + 1):
+            options = [
+                (score[start][0] + cost[start] + gain[i], [*score[start][1], i])
+                for i, (start, stop) in enumerate(self.spans)
+                if stop == end and start in score
+            ]
+            if options:
+                score[end] = max(options, key=lambda option: option[0])
+        return score[last][1]
+
+
+def _cut_plan(digit: _Ink, h: float) -> _CutPlan:
+    """The candidate cuts of a piece of ink and every piece between two of them that could be a digit."""
+    margin = max(1, round(MIN_PART * h))
+    starts = list(range(digit.left + margin, digit.right - margin, max(1, round(CUT_EVERY * h))))
+    cuts = _cut_paths(digit, starts, h)
+    edges = [np.full(digit.height, digit.left), *(path for path, _ in cuts), np.full(digit.height, digit.right)]
+    pieces, spans = [digit], [(0, len(edges) - 1)]
+    y = digit.ys - digit.top
+    for i in range(len(edges) - 1):
+        for j in range(i + 1, len(edges)):
+            if (i, j) == (0, len(edges) - 1):
+                continue
+            piece = digit.subset((digit.xs >= edges[i][y]) & (digit.xs < edges[j][y]))
+            if piece is not None and piece.height >= max(TALL * h, FULL * digit.height, MIN_EXTENT_PX):
+                pieces.append(piece)
+                spans.append((i, j))
+    return _CutPlan(pieces, spans, [0, *(crossed for _, crossed in cuts), 0])
+
+
+def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray, int]]:
+    """From each start column, the top-to-bottom path within BAND of it that crosses the least ink
+    (moving at most a column a row, each sideways step costing STEP against 1 an ink pixel), as its
+    column in each row of the ink, and the strokes it crosses. So a cut between digits that touch goes
+    around the one that leans into the other and through only the stroke they share. The MAX_CUTS
+    distinct paths crossing the fewest strokes come back, left to right."""
+    if not cuts:
+        return []
+    mask = np.zeros((digit.height, digit.width), np.float32)
+    mask[digit.ys - digit.top, digit.xs - digit.left] = 1.0
+    band = max(1, round(BAND * h))
+    cols = np.array(cuts)[:, None] - digit.left + np.arange(-band, band + 1)  # (cuts, band columns)
+    outside = np.where((cols >= 0) & (cols < digit.width), 0.0, np.inf).astype(np.float32)
+    cols_in = np.clip(cols, 0, digit.width - 1)
+    cost = mask[0][cols_in] + outside
+    came = np.zeros((digit.height, *cols.shape), np.int8)  # 0: from above, 1: from the left, 2: from the right
+    for y in range(1, digit.height):
+        best = cost.copy()
+        step = came[y]
+        from_left = cost[:, :-1] + STEP
+        better = from_left < best[:, 1:]
+        best[:, 1:][better] = from_left[better]
+        step[:, 1:][better] = 1
+        from_right = cost[:, 1:] + STEP
+        better = from_right < best[:, :-1]
+        best[:, :-1][better] = from_right[better]
+        step[:, :-1][better] = 2
+        cost = best + mask[y][cols_in] + outside
+    at = cost.argmin(axis=1)
+    index = np.arange(len(cuts))
+    path = np.zeros((len(cuts), digit.height), np.int64)
+    for y in range(digit.height - 1, -1, -1):
+        path[:, y] = cols[index, at]
+        step = came[y, index, at]
+        at = at - (step == 1) + (step == 2)
+    on_ink = mask[np.arange(digit.height), path] > 0  # (cuts, rows): whether each step is on ink
+    crossed = (np.diff(on_ink.astype(np.int8), axis=1, prepend=0) == 1).sum(axis=1)
+    ink_crossed = cost.min(axis=1)
+    order = np.argsort(path.mean(axis=1), kind="stable")
+    unique: list[tuple[np.ndarray, int, float]] = []
+    for i in order:  # paths from neighbouring columns often settle into the same groove
+        if not unique or np.abs(path[i] + digit.left - unique[-1][0]).max() > 1:
+            unique.append((path[i] + digit.left, int(crossed[i]), float(ink_crossed[i])))
+    margin = max(1, round(MIN_PART * h))
+    inside = [u for u in unique if u[0].min() >= digit.left + margin and u[0].max() < digit.right - margin]
+    best = sorted(inside, key=lambda u: (u[1], u[2]))[:MAX_CUTS]
+    return [(u[0], u[1]) for u in sorted(best, key=lambda u: float(u[0].mean()))]
+
+
+def _whole(image: np.ndarray, ink: np.ndarray, digit: _Ink) -> Preprocessed:
+    try:
+        return preprocess(image)
+    except BlankDrawing:
+        return preprocess(_piece_image(ink, digit))
+
+
+def _piece_image(ink: np.ndarray, piece: _Ink) -> np.ndarray:
+    """A piece's ink alone, as the alpha of a transparent (H, W, 2) grey + alpha image cropped to it
+    with a clear pixel all round: the form a canvas sends, read by `preprocess` the way it reads one."""
+    image = np.zeros((piece.height + 2, piece.width + 2, 2), np.uint8)
+    image[piece.ys - piece.top + 1, piece.xs - piece.left + 1, 1] = np.rint(ink[piece.ys, piece.xs] * 255)
+    return image

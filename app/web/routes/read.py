@@ -1,0 +1,43 @@
+"""POST /api/read: a drawing of a whole number in, each digit's box, guesses (and activations) out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.web.deps import InferenceDep, ModelDep, SettingsDep
+from app.web.drawings import read_drawing
+from app.web.predictions import ClientGone, answer_number
+from app.web.routes.predict import CLIENT_CLOSED_REQUEST, DRAWING_ERRORS, PREDICT_BODY
+from app.web.schemas import ReadingOut, error_responses
+
+router = APIRouter(prefix="/api/read", tags=["read"])
+
+
+@router.post(
+    "",
+    response_model=ReadingOut,
+    responses=error_responses(*DRAWING_ERRORS, "too_many_digits"),
+    openapi_extra=PREDICT_BODY,
+    summary="Read a whole number: every digit of one drawing, left to right",
+)
+async def read(
+    request: Request,
+    model: ModelDep,
+    inference: InferenceDep,
+    settings: SettingsDep,
+    top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return for each digit.")] = 2,
+    activations: Annotated[bool, Query(description="Include every layer's activations for each digit.")] = False,
+) -> Response:
+    """The same bodies as `/api/predict`. The digits are found in the drawing (ink that touches is cut
+    where the network reads it best), each read like a single drawing, and given left to right with the
+    box of its ink. `bits`, the network's own 28x28 input, is one digit: it is read as it is. A drawing
+    with no digit is 422 `empty_drawing`; one with more than 12 is 422 `too_many_digits`."""
+    source = await read_drawing(request)
+    try:
+        answer = await answer_number(model, source, top_k, activations, settings, inference, request)
+    except ClientGone:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    return Response(answer, media_type="application/json")

@@ -1,0 +1,243 @@
+"""Reading a number: connected ink, the strokes of one digit merged, digits apart, touching digits cut,
+dots, order, the digit limit and determinism, on digits drawn with the pad's pen."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from app.config import MODEL_DIR
+from app.nn import segment as segment_module
+from app.nn.data import bundled_mnist
+from app.nn.network import Network, load_model
+from app.nn.preprocess import MIN_EXTENT, BlankDrawing, preprocess
+from app.nn.segment import ASPECT, MAX_DIGITS, TooManyDigits, aspect_statistics, connected_ink, segment
+from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH
+from tests.factories import DIGIT_STROKES, pad_number, stroke_image
+
+FIVE_BAR = [[(0.38, 0.12), (0.72, 0.12)]]
+FIVE_BODY = [[(0.36, 0.28), (0.33, 0.46), *DIGIT_STROKES[5][0][3:]]]  # a 5 whose bar the pen left apart
+SEVEN_CROSSED = [*DIGIT_STROKES[7], [(0.3, 0.52), (0.44, 0.52)]]  # the cross stops short of the stem
+
+
+@pytest.fixture(scope="module")
+def network() -> Network:
+    return load_model(MODEL_DIR / "cnn.npz").network
+
+
+def read(image: np.ndarray, network: Network) -> str:
+    return "".join(str(int(d.probabilities.argmax())) for d in segment(image, network.predict_proba))
+
+
+def pieces(image: np.ndarray) -> int:
+    return len(connected_ink(image > 0))
+
+
+def x_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    return min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+
+
+# --- connected ink ---
+
+
+def flood_fill_pieces(mask: np.ndarray) -> set[frozenset[tuple[int, int]]]:
+    """The 8-connected pieces the slow, obvious way."""
+    seen = np.zeros_like(mask)
+    found = set()
+    for y, x in zip(*np.nonzero(mask), strict=True):
+        if seen[y, x]:
+            continue
+        piece, queue = set(), deque([(y, x)])
+        seen[y, x] = True
+        while queue:
+            cy, cx = queue.popleft()
+            piece.add((int(cy), int(cx)))
+            for ny in range(max(cy - 1, 0), min(cy + 2, mask.shape[0])):
+                for nx in range(max(cx - 1, 0), min(cx + 2, mask.shape[1])):
+                    if mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        queue.append((ny, nx))
+        found.add(frozenset(piece))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_connected_ink_finds_the_pieces_a_flood_fill_finds(seed):
+    mask = np.random.default_rng(seed).random((37, 53)) < 0.3 + 0.05 * seed
+    found = connected_ink(mask)
+    assert {frozenset(zip(ys.tolist(), xs.tolist(), strict=True)) for xs, ys in found} == flood_fill_pieces(mask)
+    firsts = [min(zip(ys.tolist(), xs.tolist(), strict=True)) for xs, ys in found]
+    assert firsts == sorted(firsts)  # in the order of their first pixel
+
+
+def test_diagonal_neighbours_are_connected_and_a_gap_is_not():
+    mask = np.zeros((5, 6), bool)
+    mask[0, 0] = mask[1, 1] = mask[2, 2] = True  # a diagonal line
+    mask[0, 4] = mask[2, 4] = True  # one pixel apart vertically
+    assert sorted(len(xs) for xs, _ in connected_ink(mask)) == [1, 1, 3]
+
+
+def test_a_huge_mask_is_labelled_on_a_coarser_grid(monkeypatch: pytest.MonkeyPatch):
+    mask = np.zeros((60, 90), bool)
+    mask[10:50, 10:20] = mask[10:50, 40:50] = mask[10:50, 70:80] = True
+    monkeypatch.setattr(segment_module, "MAX_GRID_PIXELS", 1000)  # a 3x3 grid cell
+    found = connected_ink(mask)
+    assert [(int(xs.min()), int(xs.max())) for xs, _ in found] == [(10, 19), (40, 49), (70, 79)]
+    assert sum(len(xs) for xs, _ in found) == mask.sum()  # every pixel, at full resolution
+
+
+# --- strokes -> digits ---
+
+
+def test_separate_digits_are_read_left_to_right_with_their_boxes(network):
+    image = pad_number((DIGIT_STROKES[5], 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05), (DIGIT_STROKES[8], 1.2, 0.1))
+    digits = segment(image, network.predict_proba)
+    assert [int(d.probabilities.argmax()) for d in digits] == [5, 2, 8]
+    for digit in digits:
+        x, y, w, h = digit.box
+        inside = image[y : y + h, x : x + w] > 0
+        assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any()  # tight
+
+
+def test_the_lifted_bar_of_a_5_joins_its_body(network):
+    image = pad_number((FIVE_BAR + FIVE_BODY, 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05))
+    assert pieces(image) == 3
+    digits = segment(image, network.predict_proba)
+    assert read(image, network) == "52"
+    bar_top = int(np.nonzero(image[:, :100].any(axis=1))[0][0])
+    assert digits[0].box[1] == bar_top  # the 5's box takes in its bar
+
+
+def test_a_cross_that_misses_the_stem_of_a_7_joins_it(network):
+    image = pad_number((SEVEN_CROSSED, 0.0, 0.05), (DIGIT_STROKES[1], 0.55, 0.05))
+    assert pieces(image) == 3
+    assert read(image, network) == "71"
+
+
+def test_digits_that_overlap_in_x_but_not_in_ink_stay_apart(network):
+    image = pad_number((DIGIT_STROKES[7], 0.0, 0.0), (DIGIT_STROKES[0], 0.3, 0.3), scale=0.65)
+    assert pieces(image) == 2
+    digits = segment(image, network.predict_proba)
+    assert read(image, network) == "70"
+    assert x_overlap(digits[0].box, digits[1].box) > 5
+
+
+@pytest.mark.parametrize(
+    ("placed", "text"),
+    [
+        (((DIGIT_STROKES[2], 0.0, 0.1), (DIGIT_STROKES[3], 0.36, 0.1)), "23"),
+        (((DIGIT_STROKES[4], 0.0, 0.1), (DIGIT_STROKES[0], 0.45, 0.1)), "40"),
+        (((DIGIT_STROKES[1], 0.0, 0.1), (DIGIT_STROKES[7], 0.25, 0.1)), "17"),
+    ],
+)
+def test_digits_that_touch_are_cut_apart(placed, text, network):
+    image = pad_number(*placed)
+    assert pieces(image) == 1  # the inks touch
+    digits = segment(image, network.predict_proba)
+    assert read(image, network) == text
+    cols = np.nonzero(image.any(axis=0))[0]
+    (x0, _, w0, _), (x1, _, w1, _) = digits[0].box, digits[1].box
+    assert x0 == cols[0] and x1 + w1 - 1 == cols[-1]  # between them the two digits hold all the ink
+    assert x0 < x1 and x0 + w0 <= x1 + w1
+
+
+def test_a_dot_near_a_digit_joins_it_and_a_stray_dot_far_off_is_dropped(network):
+    near = pad_number((DIGIT_STROKES[1], 0.2, 0.1), ([[(0.75, 0.9)]], 0.2, 0.1))
+    assert pieces(near) == 2
+    [digit] = segment(near, network.predict_proba)
+    x, _, w, _ = digit.box
+    assert x + w - 1 == int(np.nonzero(near.any(axis=0))[0][-1])  # the box reaches the dot
+    far = pad_number((DIGIT_STROKES[1], 0.0, 0.1), (DIGIT_STROKES[7], 0.25, 0.1), ([[(0.5, 0.5)]], 2.5, 0.0))
+    assert pieces(far) == 2
+    digits = segment(far, network.predict_proba)
+    assert len(digits) == 2
+    assert max(d.box[0] + d.box[2] for d in digits) < 0.6 * far.shape[1]
+
+
+def test_the_order_is_left_to_right_whatever_order_the_strokes_came_in(network):
+    ltr = pad_number((DIGIT_STROKES[3], 0.0, 0.1), (DIGIT_STROKES[9], 0.6, 0.1), (DIGIT_STROKES[6], 1.2, 0.1))
+    rtl = pad_number((DIGIT_STROKES[6], 1.2, 0.1), (DIGIT_STROKES[9], 0.6, 0.1), (DIGIT_STROKES[3], 0.0, 0.1))
+    np.testing.assert_array_equal(ltr, rtl)
+    assert read(ltr, network) == "396"
+
+
+def test_a_drawing_of_one_digit_is_read_whole_as_preprocess_reads_it(network):
+    image = np.asarray(stroke_image(DIGIT_STROKES[4]))  # dark on white RGB, a 280x280 pad
+    [digit] = segment(image, network.predict_proba)
+    np.testing.assert_array_equal(digit.input.bits, preprocess(image).bits)
+    np.testing.assert_array_equal(digit.probabilities, network.predict_proba(preprocess(image).bits[None])[0])
+
+
+def test_a_digit_small_for_the_wide_pads_length_but_not_its_height_is_read(network):
+    """`preprocess` measures a digit against a drawing's longer side; a number's first strokes are
+    measured against the wide pad's height, as the page measures them before it sends them."""
+    height = NUMBER_PAD_HEIGHT
+    small = pad_number((DIGIT_STROKES[7], 1.0, 0.3), scale=0.2)  # about 0.15 of the height tall
+    ys, xs = np.nonzero(small)
+    width, tall = int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1
+    extent = max(width, tall)
+    assert MIN_EXTENT * height < extent < MIN_EXTENT * NUMBER_PAD_WIDTH
+    with pytest.raises(BlankDrawing):
+        preprocess(small)
+    [digit] = segment(small, network.predict_proba)
+    assert digit.box[2:] == (width, tall)
+    assert digit.input.bits.any()
+
+
+# --- limits and determinism ---
+
+
+def test_blank_and_speck_drawings_are_no_number(network):
+    with pytest.raises(BlankDrawing, match="no ink"):
+        segment(np.zeros((160, 480), np.uint8), network.predict_proba)
+    speck = np.zeros((160, 480), np.uint8)
+    speck[80:82, 200:202] = 255
+    with pytest.raises(BlankDrawing, match="too small"):
+        segment(speck, network.predict_proba)
+
+
+def ones(count: int) -> np.ndarray:
+    """`count` 1s in a row, small enough for the pad to hold them."""
+    step = 0.25
+    return pad_number(
+        *[(DIGIT_STROKES[1], i * step, 0.2) for i in range(count)], size=(int(count * step * 60 + 40), 60), scale=0.6
+    )
+
+
+def test_up_to_the_limit_digits_are_read_and_more_are_refused(network):
+    assert read(ones(MAX_DIGITS), network) == "1" * MAX_DIGITS
+    with pytest.raises(TooManyDigits) as error:
+        segment(ones(MAX_DIGITS + 1), network.predict_proba)
+    assert error.value.limit == MAX_DIGITS
+    assert read(ones(3), network) == "111"
+    with pytest.raises(TooManyDigits):
+        segment(ones(3), network.predict_proba, max_digits=2)
+
+
+def test_the_same_drawing_gives_the_same_digits(network):
+    image = pad_number((DIGIT_STROKES[2], 0.0, 0.1), (DIGIT_STROKES[3], 0.36, 0.1), (DIGIT_STROKES[0], 1.0, 0.1))
+    first = segment(image, network.predict_proba)
+    again = segment(image.copy(), network.predict_proba)
+    assert [d.box for d in first] == [d.box for d in again]
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.input.bits, b.input.bits)
+        np.testing.assert_array_equal(a.probabilities, b.probabilities)
+
+
+def test_the_classifier_sees_one_batch_when_no_digits_touch(network):
+    batches = []
+
+    def classify(bits: np.ndarray) -> np.ndarray:
+        batches.append(len(bits))
+        return network.predict_proba(bits)
+
+    image = pad_number((DIGIT_STROKES[5], 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05), (DIGIT_STROKES[8], 1.2, 0.1))
+    segment(image, classify)
+    assert batches == [3]
+
+
+def test_the_aspect_table_is_what_the_bundled_mnist_gives():
+    bits, labels = bundled_mnist("train")
+    np.testing.assert_allclose(aspect_statistics(bits, labels), ASPECT, atol=5e-4)
