@@ -1,6 +1,7 @@
 """Settings, read once from environment variables with the DIGITPAD_ prefix.
 
 DIGITPAD_CORS_ORIGINS takes a comma-separated list of origins (or "*"); CORS stays off while it is empty.
+Booleans take true/false, on/off, yes/no or 1/0.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,24 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: Literal["off", "text", "json"] = "off"
 
+    # Where the app keeps what it writes (the corrections database by default); a volume in containers.
+    data_dir: Path = Path("data")
+    # SQLAlchemy URL of the corrections database; unset, SQLite in data_dir/digitpad.db. Several
+    # replicas need a shared server: postgresql+psycopg://user:password@host/name.
+    database_url: str | None = None
+    # Bring the schema up to date when a worker starts (off: `digitpad db upgrade` does it).
+    database_migrate: bool = True
+    # Seconds to wait for a connection, a lock or a statement before answering 503 storage_unavailable.
+    database_timeout: float = Field(default=5.0, gt=0)
+
+    # Corrections of the page's guesses (POST /api/corrections and the review page); off answers 404.
+    corrections: bool = True
+    # Corrections one client (address) may save per window of seconds, across all workers and replicas.
+    corrections_rate_limit: int = Field(default=60, gt=0)
+    corrections_rate_window: int = Field(default=60, gt=0)
+    # The operator's token for the review page and deleting corrections; unset, there is no review page.
+    admin_token: SecretStr | None = None
+
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
 
@@ -61,6 +80,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("database_url", "admin_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

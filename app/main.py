@@ -22,12 +22,13 @@ from app import __version__
 from app.config import Settings, get_settings
 from app.core.process import keep_freed_memory
 from app.core.registry import ModelRegistry
+from app.core.storage.database import Storage
 from app.web.connections import HEAD_LIMITS, HeadLimits
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
 from app.web.observability import ObservabilityMiddleware
 from app.web.predictions import InferenceTurns
-from app.web.routes import docs, health, metrics, models, pages, predict
+from app.web.routes import corrections, docs, health, metrics, models, pages, predict
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         logger.info("Loaded models %s from %s", ", ".join(registry.models), settings.model_dir)
     else:
         logger.error("Not ready: %s", " ".join(registry.failures.values()))
+    storage: Storage | None = None
+    if settings.corrections:
+        # A database that is down is no reason not to serve predictions: requests for corrections retry it.
+        app.state.storage = storage = Storage(settings)
+        await storage.open()
     # The app state uvicorn gives every connection: `digitpad serve`'s protocol reads its head limits there.
     yield {HEAD_LIMITS: HeadLimits.of(settings)}
     inference.shutdown()
+    if storage is not None:
+        await anyio.to_thread.run_sync(storage.close)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for area in (predict, models, health, metrics, pages, docs):
         app.include_router(area.router)
+    if settings.corrections:
+        app.include_router(corrections.router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

@@ -7,8 +7,11 @@ on a canvas of any size by the browser tests or rendered to a PNG for the API te
 
 from __future__ import annotations
 
+import atexit
 import io
 import math
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +24,24 @@ from app.nn.strokes import render_strokes
 Stroke = list[tuple[float, float]]
 # The committed MNIST test set and the page's own canvas upload (see tests/data/README.md).
 TEST_DATA_DIR = Path(__file__).resolve().parent / "data"
+# What the apps of a test run write (the corrections database), unless a test gives a folder of its own:
+# never the repository's data/ folder. Deleted when the run ends.
+WRITES_DIR = Path(tempfile.mkdtemp(prefix="digitpad-tests-"))
+atexit.register(shutil.rmtree, WRITES_DIR, ignore_errors=True)
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has."""
-    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), **overrides})
+    """Settings on the shipped models, with corrections in a temporary folder and no admin token, whatever
+    DIGITPAD_ variables the environment has."""
+    defaults = {
+        "model_dir": MODEL_DIR,
+        "cors_origins": (),
+        "data_dir": WRITES_DIR,
+        "database_url": None,
+        "corrections": True,
+        "admin_token": None,
+    }
+    return Settings(**{**defaults, **overrides})
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    own_data_dir: Path | None = None  # the temporary data folder made for it, deleted when it stops
 
     @property
     def url(self) -> str:
@@ -55,9 +57,16 @@ def start(
 ) -> Server:
     """`python -m app serve` with `env` added to this process's environment, once GET `ready` answers 200.
 
-    Its output goes to `log` (a temporary file by default). Raises ServerDidNotStart, with the log.
+    Its output goes to `log` (a temporary file by default). Without DIGITPAD_DATA_DIR or
+    DIGITPAD_DATABASE_URL in `env` it writes to a temporary data folder of its own, never the repository's.
+    Raises ServerDidNotStart, with the log.
     """
     port = free_port()
+    env = {**os.environ, **(env or {})}
+    own_data_dir = None
+    if not env.get("DIGITPAD_DATA_DIR") and not env.get("DIGITPAD_DATABASE_URL"):
+        own_data_dir = Path(tempfile.mkdtemp(prefix="digitpad-server-data-"))
+        env["DIGITPAD_DATA_DIR"] = str(own_data_dir)
     if log is None:
         handle, name = tempfile.mkstemp(prefix="digitpad-server-", suffix=".log")
         os.close(handle)
@@ -66,10 +75,8 @@ def start(
     if workers is not None:
         command += ["--workers", str(workers)]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
-        )
-    server = Server(process, port, log)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process, port, log, own_data_dir)
     try:
         wait_until_ready(process, server.url + ready, timeout)
     except ServerDidNotStart as exc:
@@ -113,3 +120,6 @@ def stop(server: Server, timeout: float = 20) -> int:
     except subprocess.TimeoutExpired:
         server.process.kill()
         return server.process.wait()
+    finally:
+        if server.own_data_dir is not None:
+            shutil.rmtree(server.own_data_dir, ignore_errors=True)

@@ -1,5 +1,5 @@
-"""Dependencies the routes declare: the settings, the loaded models, the inference turns, the templates and
-the chosen model.
+"""Dependencies the routes declare: the settings, the loaded models, the inference turns, the corrections
+database, the templates and the chosen model.
 
 They are coroutines although none awaits anything: FastAPI runs a plain function dependency in its
 thread pool, a thread hop per dependency per request (together ~280 us of a 1.5 ms prediction)."""
@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from app.config import Settings
 from app.core.registry import ModelRegistry
+from app.core.storage.database import Storage
 from app.nn.network import Model
 from app.web.predictions import InferenceTurns
 
@@ -32,6 +33,11 @@ async def app_inference(request: Request) -> InferenceTurns:
     return inference
 
 
+async def app_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
 async def app_templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
@@ -41,6 +47,7 @@ SettingsDep = Annotated[Settings, Depends(app_settings)]
 RegistryDep = Annotated[ModelRegistry, Depends(app_registry)]
 InferenceDep = Annotated[InferenceTurns, Depends(app_inference)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(app_templates)]
+StorageDep = Annotated[Storage, Depends(app_storage)]
 
 
 async def query_model(

@@ -25,11 +25,14 @@ STATUS = {
     "unsupported_media_type": 415,
     "unknown_model": 404,
     "unknown_unit": 404,
+    "unknown_correction": 404,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,
     "request_header_too_large": 431,
+    "too_many_requests": 429,
     "not_ready": 503,
+    "storage_unavailable": 503,
     "internal_error": 500,
 }
 # Codes for the statuses Starlette raises itself (routing, method checks, multipart limits).

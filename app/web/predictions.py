@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -27,6 +27,9 @@ ASK_AFTER_S = 0.05  # a request that waited longer for its turn is checked for a
 # Requests that arrive meanwhile take their turns between a big batch's, and a batch whose client
 # has gone stops at the end of the turn it is in.
 BATCH_TURN = 32
+CORRECTION_GUESSES = 3  # the model's guesses kept with a correction
+
+Answer = TypeVar("Answer")
 
 
 class ClientGone(Exception):
@@ -46,7 +49,7 @@ class InferenceTurns:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="inference")
         self.turns = asyncio.Semaphore(threads)
 
-    async def run(self, request: Request, ask_after: float, work: Callable[..., bytes], *args: Any) -> bytes:
+    async def run(self, request: Request, ask_after: float, work: Callable[..., Answer], *args: Any) -> Answer:
         queued = time.perf_counter()
         async with self.turns:
             # Asking costs about as much as a tenth of a prediction; a client heard from moments ago is
@@ -102,6 +105,14 @@ async def answer_batch(
     return b'{"results":[' + b",".join(parts) + b"]}"
 
 
+async def read_for_correction(
+    model: Model, source: Source, settings: Settings, inference: InferenceTurns, request: Request
+) -> Prediction:
+    """A correction's drawing as the network sees it, and the model's guesses on it (no activations).
+    Raises ImageError, EmptyDrawing or ClientGone."""
+    return await inference.run(request, ASK_AFTER_S, _read_one, model, source, settings)
+
+
 def network_input(source: Source, settings: Settings) -> tuple[Preprocessed, dict[str, float]]:
     """Any drawing form -> the network's input, and the milliseconds decoding and preprocessing took.
     Raises ImageError or EmptyDrawing."""
@@ -119,6 +130,11 @@ def _answer_one(model: Model, source: Source, top_k: int, activations: bool, set
     prediction = predict(model, pre, top_k, activations, timings)
     _observe(prediction)
     return orjson.dumps(prediction_json(prediction))
+
+
+def _read_one(model: Model, source: Source, settings: Settings) -> Prediction:
+    pre, timings = network_input(source, settings)
+    return predict(model, pre, CORRECTION_GUESSES, activations=False, timings=timings)
 
 
 def _answer_turn(

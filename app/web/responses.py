@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 from starlette.responses import Response
 
+from app.core.corrections import DIGITS, Stats
 from app.core.inference import Prediction
 from app.nn.network import LayerInfo, Model
 
@@ -73,4 +74,22 @@ def model_json(model: Model) -> dict[str, Any]:
         "parameters": network.parameter_count,
         "layers": [{"name": info.name, "kind": info.kind, "shape": layer_shape(info)} for info in network.visible],
         "test_accuracy": test.get("accuracy"),
+    }
+
+
+def input_json(bits: np.ndarray) -> dict[str, Any]:
+    """The network's input as the API gives it: 784 characters of 0 and 1, row by row."""
+    height, width = bits.shape
+    return {"width": width, "height": height, "bits": (bits.reshape(-1) + ord("0")).astype(np.uint8).tobytes().decode()}
+
+
+def correction_stats_json(stats: Stats) -> dict[str, Any]:
+    """Correction counts as GET /api/corrections/stats gives them: every digit present, as a string key."""
+    rates = {str(d): None if (rate := stats.misread_rate(d)) is None else round(rate, 4) for d in DIGITS}
+    return {
+        "total": stats.total,
+        "confirmations": stats.confirmations,
+        "by_label": {str(d): stats.by_label[d] for d in DIGITS},
+        "by_model": stats.by_model,
+        "misread_rate": rates,
     }

@@ -1,0 +1,91 @@
+"""POST /api/corrections and GET /api/corrections/stats: the digit a drawing really is, kept to retrain on."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.core import corrections
+from app.core.corrections import NewCorrection
+from app.web.deps import InferenceDep, RegistryDep, SettingsDep, StorageDep
+from app.web.drawings import IMAGE_TYPES, read_correction
+from app.web.predictions import ClientGone, read_for_correction
+from app.web.responses import OrjsonResponse, correction_stats_json, input_json
+from app.web.schemas import (
+    GUESS_DESCRIPTION,
+    LABEL_DESCRIPTION,
+    CorrectionJSON,
+    CorrectionOut,
+    CorrectionStatsOut,
+    error_responses,
+)
+
+router = APIRouter(prefix="/api/corrections", tags=["corrections"])
+
+CLIENT_CLOSED_REQUEST = 499
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+FORM_FIELDS = {
+    "image": {"type": "string", "format": "binary"},
+    "label": {"type": "integer", "minimum": 0, "maximum": 9, "description": LABEL_DESCRIPTION},
+    "model": {"type": "string", "maxLength": 64},
+    "guess": {"type": "integer", "minimum": 0, "maximum": 9, "description": GUESS_DESCRIPTION},
+}
+CORRECTION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            **{kind: BINARY for kind in IMAGE_TYPES},
+            "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": FORM_FIELDS}},
+            "application/json": {"schema": CorrectionJSON.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CorrectionOut,
+    responses=error_responses(404, 408, 413, 415, 422, 503),
+    openapi_extra=CORRECTION_BODY,
+    summary="Save the digit a drawing really is",
+)
+async def save_correction(
+    request: Request,
+    registry: RegistryDep,
+    inference: InferenceDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    label: Annotated[int | None, Query(ge=0, le=9, description=f"{LABEL_DESCRIPTION} For image bodies.")] = None,
+    model: Annotated[str | None, Query(max_length=64, description="The model whose guess is corrected.")] = None,
+    guess: Annotated[int | None, Query(ge=0, le=9, description=GUESS_DESCRIPTION)] = None,
+) -> Response:
+    """The drawing in any form POST /api/predict takes, with `label` (and optionally `model` and `guess`):
+    in the JSON, or for an image or multipart body as query parameters (multipart: or form fields).
+
+    Stored: the network's 28x28 input for the drawing, the label, the model and its first guess, and the
+    time. Never the image sent, nothing about the sender."""
+    drawing = await read_correction(request, {"label": label, "model": model, "guess": guess})
+    chosen = registry.find(drawing.fields.model)
+    try:
+        reading = await read_for_correction(chosen, drawing.source, settings, inference, request)
+    except ClientGone:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    fields = drawing.fields
+    new = NewCorrection(
+        reading.input.bits, fields.label, chosen.name, fields.guess if fields.guess is not None else reading.prediction
+    )
+    correction_id = await storage.run(lambda engine: corrections.save(engine, new))
+    return OrjsonResponse({"id": correction_id, "label": new.label, "input": input_json(new.bits)}, status_code=201)
+
+
+@router.get(
+    "/stats",
+    response_model=CorrectionStatsOut,
+    responses=error_responses(503),
+    summary="How many corrections there are, by digit and model",
+)
+async def correction_stats(storage: StorageDep) -> Response:
+    return OrjsonResponse(correction_stats_json(await storage.run(corrections.stats)))

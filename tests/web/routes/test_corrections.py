@@ -1,0 +1,186 @@
+"""POST /api/corrections and GET /api/corrections/stats: every drawing form /api/predict takes, the label
+checked, what is stored and answered, and the database failing without taking predictions with it."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import event, text
+
+from app.core import corrections
+from app.web.schemas import SEVEN_BITS
+from tests.factories import assert_error, digit_png
+from tests.servers import free_port
+
+PNG = {"Content-Type": "image/png"}
+
+
+@pytest.fixture
+def corrections_client(make_client, tmp_path):
+    with make_client(data_dir=tmp_path) as client:
+        yield client
+
+
+def stored(client):
+    return client.app.state.storage.call(corrections.page)
+
+
+def test_a_drawing_as_json_bits_is_saved_as_it_is(corrections_client):
+    response = corrections_client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7, "guess": 1})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"id", "label", "input"} and body["label"] == 7
+    assert body["input"] == {"width": 28, "height": 28, "bits": SEVEN_BITS}
+    [saved] = stored(corrections_client)
+    assert (saved.id, saved.label, saved.model, saved.guess) == (body["id"], 7, "cnn", 1)
+    assert "".join(map(str, saved.bits.reshape(-1))) == SEVEN_BITS
+
+
+def test_every_form_of_drawing_is_read_like_a_prediction(corrections_client, seven_png):
+    client = corrections_client
+    expected = client.post("/api/predict?activations=false", content=seven_png, headers=PNG).json()["input"]["bits"]
+    data_url = "data:image/png;base64," + base64.b64encode(seven_png).decode()
+    answers = [
+        client.post("/api/corrections?label=7", content=seven_png, headers=PNG),
+        client.post("/api/corrections", files={"image": ("7.png", seven_png)}, data={"label": "7"}),
+        client.post("/api/corrections?label=7", files={"image": ("7.png", seven_png)}),
+        client.post("/api/corrections", json={"image": data_url, "label": 7}),
+    ]
+    for response in answers:
+        assert response.status_code == 201, response.text
+        assert response.json()["input"]["bits"] == expected
+    pixels = [[0, 0, 0, 0, 0]] + [[0, 0, 255, 0, 0]] * 5 + [[0, 0, 0, 0, 0]]
+    assert client.post("/api/corrections", json={"pixels": pixels, "label": 1}).status_code == 201
+    assert len({c.id for c in stored(client)}) == 5
+
+
+def test_without_a_guess_the_models_own_first_guess_is_kept(corrections_client, seven_png):
+    client = corrections_client
+    client.post("/api/corrections?label=1&model=mlp", content=seven_png, headers=PNG)
+    [saved] = stored(client)
+    assert (saved.label, saved.model, saved.guess) == (1, "mlp", 7)
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "where"),
+    [
+        ({"params": {"label": 10}, "content": b"png", "headers": PNG}, "label"),
+        ({"params": {"label": -1}, "content": b"png", "headers": PNG}, "label"),
+        ({"params": {"label": "seven"}, "content": b"png", "headers": PNG}, "label"),
+        ({"content": b"png", "headers": PNG}, "label"),
+        ({"json": {"bits": SEVEN_BITS, "label": 10}}, "label"),
+        ({"json": {"bits": SEVEN_BITS, "label": "7"}}, "label"),
+        ({"json": {"bits": SEVEN_BITS, "label": True}}, "label"),
+        ({"json": {"bits": SEVEN_BITS}}, "label"),
+        ({"json": {"bits": SEVEN_BITS, "label": 7, "guess": 11}}, "guess"),
+        ({"json": {"bits": SEVEN_BITS, "label": 7, "extra": 1}}, "extra"),
+        ({"json": {"bits": SEVEN_BITS, "label": 7}, "params": {"label": 7}}, "label"),
+        ({"files": {"image": ("7.png", b"x")}, "data": {"label": "12"}}, "label"),
+        ({"files": {"image": ("7.png", b"x")}, "data": {"label": "7"}, "params": {"label": 7}}, "label"),
+    ],
+)
+def test_a_label_that_is_not_one_digit_given_once_is_refused(corrections_client, request_kwargs, where):
+    response = corrections_client.post("/api/corrections", **request_kwargs)
+    body = assert_error(response, 422, "invalid_request")
+    assert f"`{where}" in body["detail"]
+    assert stored(corrections_client) == []
+
+
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        {"json": {"bits": "0" * 784, "label": 7}},
+        {"params": {"label": 7}, "content": digit_png(7, pen=0.0001, scale=0.01), "headers": PNG},
+        {"json": {"pixels": [[0, 0], [0, 0]], "label": 7}},
+    ],
+)
+def test_a_blank_drawing_is_refused(corrections_client, request_kwargs):
+    assert_error(corrections_client.post("/api/corrections", **request_kwargs), 422, "empty_drawing")
+    assert stored(corrections_client) == []
+
+
+def test_bad_bodies_get_the_same_answers_as_predictions(corrections_client):
+    client = corrections_client
+    assert_error(client.post("/api/corrections?label=7", content=b"not an image", headers=PNG), 422, "invalid_image")
+    assert_error(
+        client.post("/api/corrections?label=7", content=b"x", headers={"Content-Type": "text/plain"}),
+        415,
+        "unsupported_media_type",
+    )
+    assert_error(
+        client.post("/api/corrections?label=7&model=nope", content=digit_png(7), headers=PNG), 404, "unknown_model"
+    )
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (3 * 1024 * 1024)
+    assert_error(client.post("/api/corrections?label=7", content=big, headers=PNG), 413, "payload_too_large")
+    assert stored(client) == []
+
+
+def test_stats_count_every_digit_and_model(corrections_client, seven_png):
+    client = corrections_client
+    empty = client.get("/api/corrections/stats").json()
+    assert empty == {
+        "total": 0,
+        "confirmations": 0,
+        "by_label": {str(d): 0 for d in range(10)},
+        "by_model": {},
+        "misread_rate": {str(d): None for d in range(10)},
+    }
+    client.post("/api/corrections?label=7&guess=1", content=seven_png, headers=PNG)
+    client.post("/api/corrections?label=7&guess=7", content=seven_png, headers=PNG)
+    client.post("/api/corrections?label=2&model=logreg", content=digit_png(2), headers=PNG)
+    stats = client.get("/api/corrections/stats").json()
+    assert stats["total"] == 3 and stats["confirmations"] == 2
+    assert stats["by_label"]["7"] == 2 and stats["by_label"]["2"] == 1 and stats["by_label"]["0"] == 0
+    assert stats["by_model"] == {"cnn": 2, "logreg": 1}
+    assert stats["misread_rate"]["7"] == 0.5 and stats["misread_rate"]["2"] == 0.0
+
+
+def test_turned_off_there_are_no_corrections_at_all(make_client, tmp_path):
+    with make_client(data_dir=tmp_path, corrections=False) as client:
+        assert_error(client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}), 404, "not_found")
+        assert_error(client.get("/api/corrections/stats"), 404, "not_found")
+        assert "/api/corrections" not in client.get("/openapi.json").json()["paths"]
+        assert client.post("/api/predict", json={"bits": SEVEN_BITS}).status_code == 200
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_unreachable_database_answers_503_on_corrections_only(make_client):
+    url = f"postgresql://digitpad@127.0.0.1:{free_port()}/digitpad"
+    with make_client(database_url=url, database_timeout=2) as client:
+        for _ in range(2):  # and again once the back-off has let it try
+            assert_error(
+                client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}), 503, "storage_unavailable"
+            )
+            assert_error(client.get("/api/corrections/stats"), 503, "storage_unavailable")
+            client.app.state.storage._down_until = 0
+        assert client.post("/api/predict", json={"bits": SEVEN_BITS}).json()["prediction"] == 7
+        assert client.get("/readyz").status_code == 200
+
+
+def test_a_full_disk_answers_503_and_the_next_correction_once_there_is_room(corrections_client):
+    client = corrections_client
+    assert client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}).status_code == 201
+    storage = client.app.state.storage
+    engine = storage.engine
+    with engine.connect() as connection:
+        pages = connection.execute(text("PRAGMA page_count")).scalar_one()
+    room = {"pages": pages}
+
+    @event.listens_for(engine, "connect")
+    def _limit(dbapi_connection, record):
+        dbapi_connection.execute(f"PRAGMA max_page_count = {room['pages']}")
+
+    engine.dispose()
+    answers = [client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}) for _ in range(200)]
+    refused = [a for a in answers if a.status_code != 201]
+    assert refused, "the database never filled up"
+    body = assert_error(refused[0], 503, "storage_unavailable")
+    assert "full" in body["detail"]
+    assert client.post("/api/predict", json={"bits": SEVEN_BITS}).status_code == 200
+    room["pages"] = 10_000
+    engine.dispose()
+    storage._down_until = 0
+    assert client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}).status_code == 201
+    saved = len(answers) - len(refused) + 2
+    assert client.get("/api/corrections/stats").json()["total"] == saved
