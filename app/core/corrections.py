@@ -1,12 +1,19 @@
 """Corrections: drawings a person labelled with the digit they really are, kept to retrain the networks.
 
 What is kept of each is what the network saw (its 28x28 binary input, 98 bytes), the label, the model and
-its first guess, and the time: never the image that was sent, nothing about who sent it. Every function
-here is a query on an engine, run in a storage thread (`Storage.run`).
+its guesses, and the time: never the image that was sent, nothing about who sent it. A client's address
+only ever counts its saves against the rate limit, as a keyed hash kept until the window it counts in has
+passed. Every function here is a query on an engine, run in a storage thread (`Storage.run`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+import math
+import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,12 +21,40 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, Row, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Row, delete, exc, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from app.core.storage.tables import INPUT_BYTES, corrections
+from app.core.errors import DigitPadError
+from app.core.inference import Guess
+from app.core.storage.tables import INPUT_BYTES, correction_quotas, corrections, secrets
 from app.nn.preprocess import SIZE
 
+logger = logging.getLogger(__name__)
+
 DIGITS = range(10)
+# The key of each database's client hashes, read once per engine.
+_client_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+# The newest window whose older quota rows each engine has deleted.
+_pruned: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most `limit` corrections from one client in each fixed window of `window` seconds."""
+
+    client: str  # its address; only a keyed hash of it and the window is stored
+    limit: int
+    window: int
+
+
+class TooManyCorrections(DigitPadError):
+    def __init__(self, quota: Quota, retry_after: int) -> None:
+        super().__init__(
+            "too_many_requests",
+            f"This client has saved {quota.limit} corrections in the last {quota.window} seconds, the most it "
+            f"may; try again in {retry_after} seconds.",
+        )
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -27,7 +62,8 @@ class NewCorrection:
     bits: np.ndarray  # (28, 28) uint8 of 0/1: the network's input
     label: int  # the digit it really is
     model: str
-    guess: int | None  # the model's first guess, the one the person saw
+    guess: int | None  # the guess the person saw
+    guesses: list[Guess] = field(default_factory=list)  # the model's own best guesses, best first
 
 
 @dataclass(frozen=True)
@@ -38,6 +74,7 @@ class Correction:
     model: str
     guess: int | None
     bits: np.ndarray  # (28, 28) uint8 of 0/1
+    guesses: list[Guess]  # empty for corrections saved before the guesses were kept
 
     @property
     def confirmed(self) -> bool:
@@ -77,9 +114,11 @@ def unpack(data: bytes) -> np.ndarray:
     return np.unpackbits(np.frombuffer(data, np.uint8), count=SIZE * SIZE).reshape(SIZE, SIZE)
 
 
-def save(engine: Engine, new: NewCorrection) -> int:
-    """Store one correction; its id."""
+def save(engine: Engine, new: NewCorrection, quota: Quota | None = None) -> int:
+    """Store one correction, counted against the client's `quota`; its id. Raises TooManyCorrections, and
+    then stores and counts nothing."""
     with engine.begin() as connection:
+        window_start = _count(engine, connection, quota) if quota is not None else None
         row = connection.execute(
             insert(corrections)
             .values(
@@ -88,10 +127,59 @@ def save(engine: Engine, new: NewCorrection) -> int:
                 bits=pack(new.bits),
                 model=new.model,
                 guess=new.guess,
+                guesses=[[g.digit, g.probability] for g in new.guesses],
             )
             .returning(corrections.c.id)
         ).one()
+    if window_start is not None and _pruned.get(engine, -1) < window_start:
+        _prune(engine, window_start)
     return int(row.id)
+
+
+def _count(engine: Engine, connection: Connection, quota: Quota) -> int:
+    """One more save in the client's current window, in the transaction of the save itself (an upsert: the
+    row of a client's window is locked until it commits, so concurrent saves are all counted)."""
+    now = time.time()
+    window_start = int(now // quota.window) * quota.window
+    client = client_hash(_client_key(engine, connection), quota.client, window_start)
+    upsert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(correction_quotas)
+    count = connection.execute(
+        upsert.values(client=client, window_start=window_start, count=1)
+        .on_conflict_do_update(
+            index_elements=[correction_quotas.c.client, correction_quotas.c.window_start],
+            set_={"count": correction_quotas.c.count + 1},
+        )
+        .returning(correction_quotas.c.count)
+    ).scalar_one()
+    if count > quota.limit:  # leaving the block rolls the count back: a refused save is not counted
+        raise TooManyCorrections(quota, max(1, math.ceil(window_start + quota.window - now)))
+    return window_start
+
+
+def _prune(engine: Engine, window_start: int) -> None:
+    """Delete the counts of windows that have passed, once per window and engine, in a transaction of its
+    own: two workers pruning at once may get in each other's way, and a count left over is harmless."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(delete(correction_quotas).where(correction_quotas.c.window_start < window_start))
+    except exc.DBAPIError as error:
+        logger.info("Old rate-limit counts not deleted this time: %s", error.orig)
+        return
+    _pruned[engine] = window_start
+
+
+def client_hash(key: bytes, address: str, window_start: int) -> str:
+    """What is stored for a client: HMAC-SHA256 of its address and the window, under the database's key,
+    so the same address in another window, or another database, gives an unrelated value."""
+    return hmac.new(key, f"{window_start} {address}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _client_key(engine: Engine, connection: Connection) -> bytes:
+    key = _client_keys.get(engine)
+    if key is None:
+        value = connection.execute(select(secrets.c.value).where(secrets.c.name == "client_key")).scalar_one()
+        _client_keys[engine] = key = bytes.fromhex(value)
+    return key
 
 
 def stats(engine: Engine) -> Stats:
@@ -154,4 +242,6 @@ def _correction(row: Row[Any]) -> Correction:
         model=mapping["model"],
         guess=mapping["guess"],
         bits=unpack(mapping["bits"]),
+        guesses=[Guess(int(digit), float(p)) for digit, p in mapping["guesses"] or []],
     )
+

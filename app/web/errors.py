@@ -55,7 +55,12 @@ def error_response(
 
 
 def problem_response(exc: DigitPadError) -> Response:
-    return error_response(exc.code, exc.detail, getattr(exc, "headers", None))
+    """The answer for an error value: its headers, and Retry-After for one that says when to come back."""
+    headers: dict[str, str] | None = getattr(exc, "headers", None)
+    retry_after: int | None = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(retry_after)}
+    return error_response(exc.code, exc.detail, headers)
 
 
 def validation_detail(errors: list[Any]) -> str:

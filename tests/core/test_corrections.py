@@ -1,18 +1,21 @@
 """Corrections kept and read back on SQLite and PostgreSQL: the network's input bit for bit, counts by label
-and model, review pages, deletion and export order."""
+and model, review pages, deletion, and the rate limit every worker shares."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine, make_url, select, text
 
 from app.core import corrections
-from app.core.corrections import NewCorrection, pack, unpack
+from app.core.corrections import NewCorrection, Quota, TooManyCorrections, client_hash, pack, unpack
+from app.core.inference import Guess
 from app.core.storage.database import create_database_engine, upgrade
+from app.core.storage.tables import correction_quotas
 
 
 @pytest.fixture
@@ -82,3 +85,67 @@ def test_every_reads_all_of_them_oldest_first_in_batches(engine):
     assert [c.id for c in read] == [i for i, _ in saved]
     for correction, (_, bits) in zip(read, saved, strict=True):
         np.testing.assert_array_equal(correction.bits, bits)
+
+
+def test_the_models_guesses_are_kept_with_their_probabilities(engine):
+    bits = random_bits(np.random.default_rng(5))
+    guesses = [Guess(1, 0.81), Guess(7, 0.17), Guess(4, 0.01)]
+    corrections.save(engine, NewCorrection(bits, 7, "cnn", 1, guesses))
+    [saved] = corrections.page(engine)
+    assert saved.guesses == guesses
+
+
+def test_a_client_may_save_its_quota_in_a_window_and_no_more(engine, monkeypatch):
+    clock = {"now": 1_000_040.0}  # 20 s into the 60 s window that starts at 1_000_020
+    monkeypatch.setattr(corrections.time, "time", lambda: clock["now"])
+    bits = random_bits(np.random.default_rng(6))
+    quota = Quota("203.0.113.7", limit=3, window=60)
+    for _ in range(3):
+        corrections.save(engine, NewCorrection(bits, 7, "cnn", 1), quota)
+    for _ in range(2):
+        with pytest.raises(TooManyCorrections) as caught:
+            corrections.save(engine, NewCorrection(bits, 7, "cnn", 1), quota)
+        assert caught.value.code == "too_many_requests" and caught.value.retry_after == 40
+    assert corrections.stats(engine).total == 3
+    # Another client has its own count; the next window starts afresh and forgets the last one.
+    corrections.save(engine, NewCorrection(bits, 7, "cnn", 1), Quota("203.0.113.8", 3, 60))
+    clock["now"] += 40
+    corrections.save(engine, NewCorrection(bits, 7, "cnn", 1), quota)
+    assert corrections.stats(engine).total == 5
+    with engine.connect() as connection:
+        rows = connection.execute(select(correction_quotas)).all()
+    assert [(row.window_start, row.count) for row in rows] == [(1_000_080, 1)]
+
+
+def test_no_address_is_stored_only_a_keyed_hash_that_changes_every_window(engine):
+    bits = random_bits(np.random.default_rng(7))
+    corrections.save(engine, NewCorrection(bits, 7, "cnn", 1), Quota("198.51.100.23", 5, 60))
+    with engine.connect() as connection:
+        [row] = connection.execute(select(correction_quotas)).all()
+        key = bytes.fromhex(connection.execute(text("SELECT value FROM secrets")).scalar_one())
+    assert "198.51.100.23" not in str(tuple(row)) and len(row.client) == 32
+    assert row.client == client_hash(key, "198.51.100.23", row.window_start)
+    assert row.client != client_hash(key, "198.51.100.23", row.window_start + 60)
+    assert row.client != client_hash(bytes(32), "198.51.100.23", row.window_start)
+
+
+def test_concurrent_saves_of_one_client_are_each_counted(engine):
+    bits = random_bits(np.random.default_rng(8))
+    quota = Quota("192.0.2.1", limit=25, window=3600)
+    outcomes: list[str] = []
+
+    def client() -> None:
+        for _ in range(10):
+            try:
+                corrections.save(engine, NewCorrection(bits, 7, "cnn", 1), quota)
+                outcomes.append("saved")
+            except TooManyCorrections:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes).count("saved") == 25 and len(outcomes) == 40
+    assert corrections.stats(engine).total == 25

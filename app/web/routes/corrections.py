@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.core import corrections
-from app.core.corrections import NewCorrection
+from app.core.corrections import NewCorrection, Quota
 from app.web.deps import InferenceDep, RegistryDep, SettingsDep, StorageDep
 from app.web.drawings import IMAGE_TYPES, read_correction
 from app.web.predictions import ClientGone, read_for_correction
@@ -19,6 +19,7 @@ from app.web.schemas import (
     CorrectionJSON,
     CorrectionOut,
     CorrectionStatsOut,
+    ErrorOut,
     error_responses,
 )
 
@@ -31,6 +32,13 @@ FORM_FIELDS = {
     "label": {"type": "integer", "minimum": 0, "maximum": 9, "description": LABEL_DESCRIPTION},
     "model": {"type": "string", "maxLength": 64},
     "guess": {"type": "integer", "minimum": 0, "maximum": 9, "description": GUESS_DESCRIPTION},
+}
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorOut,
+        "description": "The client has saved as many corrections as it may in the current window.",
+        "headers": {"Retry-After": {"description": "Seconds until it may save again.", "schema": {"type": "integer"}}},
+    }
 }
 CORRECTION_BODY: dict[str, Any] = {
     "requestBody": {
@@ -48,7 +56,7 @@ CORRECTION_BODY: dict[str, Any] = {
     "",
     status_code=201,
     response_model=CorrectionOut,
-    responses=error_responses(404, 408, 413, 415, 422, 503),
+    responses={**error_responses(404, 408, 413, 415, 422, 503), **TOO_MANY},
     openapi_extra=CORRECTION_BODY,
     summary="Save the digit a drawing really is",
 )
@@ -66,7 +74,9 @@ async def save_correction(
     in the JSON, or for an image or multipart body as query parameters (multipart: or form fields).
 
     Stored: the network's 28x28 input for the drawing, the label, the model and its first guess, and the
-    time. Never the image sent, nothing about the sender."""
+    time. Never the image sent, nothing about the sender. One client (address) may save
+    DIGITPAD_CORRECTIONS_RATE_LIMIT corrections in each window of DIGITPAD_CORRECTIONS_RATE_WINDOW seconds
+    (default 60 a minute), counted across every worker and replica; past that, 429 with Retry-After."""
     drawing = await read_correction(request, {"label": label, "model": model, "guess": guess})
     chosen = registry.find(drawing.fields.model)
     try:
@@ -74,11 +84,16 @@ async def save_correction(
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     fields = drawing.fields
-    new = NewCorrection(
-        reading.input.bits, fields.label, chosen.name, fields.guess if fields.guess is not None else reading.prediction
-    )
-    correction_id = await storage.run(lambda engine: corrections.save(engine, new))
+    guess = fields.guess if fields.guess is not None else reading.prediction
+    new = NewCorrection(reading.input.bits, fields.label, chosen.name, guess, reading.guesses)
+    quota = Quota(client_address(request), settings.corrections_rate_limit, settings.corrections_rate_window)
+    correction_id = await storage.run(lambda engine: corrections.save(engine, new, quota))
     return OrjsonResponse({"id": correction_id, "label": new.label, "input": input_json(new.bits)}, status_code=201)
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the proxy's X-Forwarded-For where `digitpad serve` trusts it (FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
 
 
 @router.get(

@@ -184,3 +184,14 @@ def test_a_full_disk_answers_503_and_the_next_correction_once_there_is_room(corr
     assert client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}).status_code == 201
     saved = len(answers) - len(refused) + 2
     assert client.get("/api/corrections/stats").json()["total"] == saved
+
+
+def test_a_flood_from_one_client_is_refused_with_retry_after_and_loses_nothing(make_client, tmp_path):
+    with make_client(data_dir=tmp_path, corrections_rate_limit=5, corrections_rate_window=3600) as client:
+        answers = [client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": 7}) for _ in range(8)]
+        assert [a.status_code for a in answers] == [201] * 5 + [429] * 3
+        body = assert_error(answers[-1], 429, "too_many_requests")
+        assert "5 corrections" in body["detail"]
+        assert 1 <= int(answers[-1].headers["retry-after"]) <= 3600
+        assert client.get("/api/corrections/stats").json()["total"] == 5
+        assert client.post("/api/predict", json={"bits": SEVEN_BITS}).status_code == 200
