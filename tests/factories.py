@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from app.config import MODEL_DIR, Settings
+from app.nn.data import MNIST_FILES
 from app.nn.strokes import render_strokes
 
 Stroke = list[tuple[float, float]]
@@ -122,3 +123,12 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
 
     a, b = a.astype(bool), b.astype(bool)
     return float(min((a & near(b)).sum() / a.sum(), (b & near(a)).sum() / b.sum()))
+
+
+def train_dir_from_test_set(folder: Path) -> Path:
+    """A data folder whose MNIST "training" files are the committed test set: enough for quick training runs."""
+    folder.mkdir()
+    for split in ("train", "test"):
+        for source, name in zip(MNIST_FILES["test"], MNIST_FILES[split], strict=True):
+            (folder / f"{name}.gz").symlink_to(TEST_DATA_DIR / f"{source}.gz")
+    return folder

@@ -18,7 +18,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Connection, Engine, Row, delete, exc, func, insert, select
@@ -26,7 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.errors import DigitPadError
 from app.core.inference import Guess
-from app.core.storage.tables import INPUT_BYTES, correction_quotas, corrections, secrets
+from app.core.storage.tables import INPUT_BYTES, MODEL_NAME_LENGTH, correction_quotas, corrections, secrets
+from app.nn import extra
 from app.nn.preprocess import SIZE
 
 logger = logging.getLogger(__name__)
@@ -245,3 +247,19 @@ def _correction(row: Row[Any]) -> Correction:
         guesses=[Guess(int(digit), float(p)) for digit, p in mapping["guesses"] or []],
     )
 
+
+def export(engine: Engine, path: Path, fmt: Literal["npz", "idx"] = "npz") -> tuple[int, list[Path]]:
+    """Every correction, oldest first, to a file `digitpad train --extra` reads (app/nn/extra.py): an .npz at
+    `path`, or IDX files with `path` as their prefix. How many, and the files written."""
+    rows = list(every(engine))
+    bits = np.stack([c.bits for c in rows]) if rows else np.zeros((0, SIZE, SIZE), np.uint8)
+    labels = np.array([c.label for c in rows], np.uint8)
+    if fmt == "idx":
+        return len(rows), list(extra.write_idx(path, bits, labels))
+    columns = {
+        "ids": np.array([c.id for c in rows], np.int64),
+        "models": np.array([c.model for c in rows], dtype=f"<U{MODEL_NAME_LENGTH}"),
+        "guesses": np.array([-1 if c.guess is None else c.guess for c in rows], np.int8),
+        "created": np.array([int(c.created_at.timestamp()) for c in rows], np.int64),
+    }
+    return len(rows), [extra.write_npz(path, bits, labels, columns)]
