@@ -235,6 +235,32 @@ def load_pendigits(path: str | Path) -> list[PenDigit]:
     return digits
 
 
+def save_pen_digits(digits: list[PenDigit], path: Path) -> None:
+    """Pen digits as a compact .npz: every point (P, 2) int16, where each stroke and digit ends, labels, writers."""
+    strokes = [stroke for digit in digits for stroke in digit.strokes]
+    np.savez_compressed(
+        path,
+        points=np.concatenate(strokes).round().astype(np.int16),
+        stroke_ends=np.cumsum([len(stroke) for stroke in strokes]).astype(np.int32),
+        digit_ends=np.cumsum([len(digit.strokes) for digit in digits]).astype(np.int32),
+        labels=np.array([digit.label for digit in digits], np.uint8),
+        writers=np.array([digit.writer for digit in digits], np.int16),
+    )
+
+
+def load_pen_digits(path: Path) -> list[PenDigit]:
+    """The pen digits `save_pen_digits` wrote."""
+    with np.load(path, allow_pickle=False) as npz:
+        points, stroke_ends, digit_ends = npz["points"].astype(np.float32), npz["stroke_ends"], npz["digit_ends"]
+        labels, writers = npz["labels"], npz["writers"]
+    strokes = np.split(points, stroke_ends[:-1])
+    per_digit = np.split(np.arange(len(strokes)), digit_ends[:-1])
+    return [
+        PenDigit(int(label), int(writer), tuple(strokes[i] for i in indices))
+        for label, writer, indices in zip(labels, writers, per_digit, strict=True)
+    ]
+
+
 def pendigit_inputs(
     digits: list[PenDigit], pen_widths: Iterable[float], rng: np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import pytest
 
 from app.nn import data
 from app.nn.preprocess import binarize, preprocess
+from app.nn.train import PEN_VALIDATION_WRITERS
 from tests.factories import TEST_DATA_DIR
 
 
@@ -178,3 +179,24 @@ def test_pack_and_load_round_trip(tmp_path, mnist_test):
 def test_a_missing_packaged_set_says_how_to_remake_it(tmp_path):
     with pytest.raises(data.DataError, match="digitpad pack-mnist"):
         data.bundled_mnist("test", tmp_path)
+
+
+def test_pen_digits_round_trip_through_their_file(tmp_path):
+    path = tmp_path / "pendigits.gz"
+    path.write_bytes(gzip.compress(UNIPEN.encode()))
+    original = data.load_pendigits(path)
+    saved = tmp_path / "strokes.npz"
+    data.save_pen_digits(original, saved)
+    loaded = data.load_pen_digits(saved)
+    assert [(d.label, d.writer, len(d.strokes)) for d in loaded] == [
+        (d.label, d.writer, len(d.strokes)) for d in original
+    ]
+    for a, b in zip(loaded, original, strict=True):
+        for sa, sb in zip(a.strokes, b.strokes, strict=True):
+            np.testing.assert_array_equal(sa, sb)
+
+
+def test_the_committed_held_out_strokes_are_six_writers_no_model_trains_on():
+    digits = data.load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")
+    assert len(digits) == 1499 and {d.writer for d in digits} == set(PEN_VALIDATION_WRITERS)
+    assert np.bincount([d.label for d in digits]).min() >= 140
