@@ -28,7 +28,7 @@ from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
 from app.web.observability import ObservabilityMiddleware
 from app.web.predictions import InferenceTurns
-from app.web.routes import corrections, docs, health, metrics, models, pages, predict
+from app.web.routes import corrections, docs, health, metrics, models, pages, predict, review
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(area.router)
     if settings.corrections:
         app.include_router(corrections.router)
+        if settings.admin_token is not None:  # no token, no review: the routes do not exist
+            app.include_router(corrections.admin)
+            app.include_router(review.router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

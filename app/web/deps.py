@@ -6,6 +6,7 @@ thread pool, a thread hop per dependency per request (together ~280 us of a 1.5 
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -15,6 +16,7 @@ from app.config import Settings
 from app.core.registry import ModelRegistry
 from app.core.storage.database import Storage
 from app.nn.network import Model
+from app.web.errors import ApiError
 from app.web.predictions import InferenceTurns
 
 
@@ -60,3 +62,19 @@ async def query_model(
 
 
 ModelDep = Annotated[Model, Depends(query_model)]
+
+
+async def require_admin(request: Request, settings: SettingsDep) -> None:
+    """The operator's token in `Authorization: Bearer <token>`. A header, never a cookie or a URL: a page on
+    another site cannot send it (CORS), so no forged request can delete anything, and no log records it."""
+    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise ApiError(
+            "unauthorized",
+            "This needs the admin token (DIGITPAD_ADMIN_TOKEN) in the header `Authorization: Bearer <token>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminDep = Depends(require_admin)

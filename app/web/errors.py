@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.core.errors import DigitPadError
 from app.web.responses import OrjsonResponse
@@ -27,6 +28,7 @@ STATUS = {
     "unknown_unit": 404,
     "unknown_correction": 404,
     "not_found": 404,
+    "unauthorized": 401,
     "method_not_allowed": 405,
     "request_timeout": 408,
     "request_header_too_large": 431,
@@ -100,12 +102,28 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         detail = f"There is nothing at {request.url.path}; see /docs for the API."
     elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow") or "another method"
+        allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow") or "another method"
         detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}."
+        exc.headers = {**(exc.headers or {}), "Allow": allowed}
     else:
         detail = str(exc.detail)
     code = CODE_OF_STATUS.get(exc.status_code, "invalid_request" if 400 <= exc.status_code < 500 else "http_error")
     return error_response(code, detail, exc.headers, status=exc.status_code)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path: Starlette's Allow names only the first route's, and a
+    path may have several (POST /api/corrections, and GET for the operator)."""
+    methods: set[str] = set()
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        inner = getattr(route, "original_router", None)  # FastAPI keeps an included router's routes there
+        if inner is not None:
+            routes.extend(inner.routes)
+        elif route.matches(request.scope)[0] == Match.PARTIAL:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:

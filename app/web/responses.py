@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 from starlette.responses import Response
 
-from app.core.corrections import DIGITS, Stats
+from app.core.corrections import DIGITS, Correction, Stats
 from app.core.inference import Prediction
 from app.nn.network import LayerInfo, Model
 
@@ -92,4 +92,17 @@ def correction_stats_json(stats: Stats) -> dict[str, Any]:
         "by_label": {str(d): stats.by_label[d] for d in DIGITS},
         "by_model": stats.by_model,
         "misread_rate": rates,
+    }
+
+
+def stored_correction_json(correction: Correction) -> dict[str, Any]:
+    """A stored correction as the review API lists it."""
+    return {
+        "id": correction.id,
+        "created_at": correction.created_at.isoformat(timespec="seconds"),
+        "label": correction.label,
+        "model": correction.model,
+        "guess": correction.guess,
+        "guesses": [{"digit": g.digit, "probability": g.probability} for g in correction.guesses],
+        "bits": input_json(correction.bits)["bits"],
     }

@@ -248,6 +248,21 @@ class CorrectionStatsOut(BaseModel):
     )
 
 
+class StoredCorrectionOut(BaseModel):
+    id: int
+    created_at: str = Field(description="When it was saved, ISO 8601 in UTC.")
+    label: int = Field(ge=0, le=9)
+    model: str
+    guess: int | None = Field(description="The guess the person saw; null when it is not known.")
+    guesses: list[GuessOut] = Field(description="The model's own best guesses on the input, best first.")
+    bits: str = Field(description="The network's 28x28 input: 784 characters of 0 and 1, row by row.")
+
+
+class CorrectionPageOut(BaseModel):
+    corrections: list[StoredCorrectionOut] = Field(description="Newest first.")
+    next_before: int | None = Field(description="Pass as `before` for the next page; null on the last one.")
+
+
 class HealthOut(BaseModel):
     status: str
 

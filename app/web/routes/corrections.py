@@ -1,29 +1,39 @@
-"""POST /api/corrections and GET /api/corrections/stats: the digit a drawing really is, kept to retrain on."""
+"""POST /api/corrections and GET /api/corrections/stats: the digit a drawing really is, kept to retrain on;
+and, with the admin token, the stored corrections to review and delete."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.core import corrections
 from app.core.corrections import NewCorrection, Quota
-from app.web.deps import InferenceDep, RegistryDep, SettingsDep, StorageDep
+from app.web.deps import AdminDep, InferenceDep, RegistryDep, SettingsDep, StorageDep
 from app.web.drawings import IMAGE_TYPES, read_correction
+from app.web.errors import ApiError
 from app.web.predictions import ClientGone, read_for_correction
-from app.web.responses import OrjsonResponse, correction_stats_json, input_json
+from app.web.responses import OrjsonResponse, correction_stats_json, input_json, stored_correction_json
 from app.web.schemas import (
     GUESS_DESCRIPTION,
     LABEL_DESCRIPTION,
     CorrectionJSON,
     CorrectionOut,
+    CorrectionPageOut,
     CorrectionStatsOut,
     ErrorOut,
     error_responses,
 )
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
+# Only when DIGITPAD_ADMIN_TOKEN is set; every route needs it.
+admin = APIRouter(
+    prefix="/api/corrections", tags=["corrections"], dependencies=[AdminDep], responses=error_responses(401)
+)
+PAGE_SIZE = 200
+REVIEW_PAGE_SIZE = 100  # drawings the review page loads at a time
+PRIVATE = {"Cache-Control": "no-store"}  # what the admin API answers is for the operator's eyes only
 
 CLIENT_CLOSED_REQUEST = 499
 BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -104,3 +114,37 @@ def client_address(request: Request) -> str:
 )
 async def correction_stats(storage: StorageDep) -> Response:
     return OrjsonResponse(correction_stats_json(await storage.run(corrections.stats)))
+
+
+@admin.get(
+    "",
+    response_model=CorrectionPageOut,
+    responses=error_responses(422, 503),
+    summary="The stored corrections, newest first (admin)",
+)
+async def list_corrections(
+    storage: StorageDep,
+    label: Annotated[int | None, Query(ge=0, le=9, description="Only the corrections of this digit.")] = None,
+    before: Annotated[int | None, Query(ge=1, description="Only ids below this one: `next_before` of a page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE, description="At most this many.")] = 100,
+) -> Response:
+    """Needs `Authorization: Bearer <DIGITPAD_ADMIN_TOKEN>`."""
+    found = await storage.run(lambda engine: corrections.page(engine, label, before, limit))
+    next_before = found[-1].id if len(found) == limit else None
+    page = {"corrections": [stored_correction_json(c) for c in found], "next_before": next_before}
+    return OrjsonResponse(page, headers=PRIVATE)
+
+
+@admin.delete(
+    "/{correction_id:int}",
+    status_code=204,
+    responses=error_responses(404, 422, 503),
+    summary="Delete a correction that is wrong or unusable (admin)",
+)
+async def delete_correction(storage: StorageDep, correction_id: Annotated[int, Path(ge=1)]) -> Response:
+    """Needs `Authorization: Bearer <DIGITPAD_ADMIN_TOKEN>`."""
+    if not await storage.run(lambda engine: corrections.remove(engine, correction_id)):
+        raise ApiError(
+            "unknown_correction", f"There is no correction {correction_id}; it may have been deleted already."
+        )
+    return Response(status_code=204)

@@ -195,3 +195,85 @@ def test_a_flood_from_one_client_is_refused_with_retry_after_and_loses_nothing(m
         assert 1 <= int(answers[-1].headers["retry-after"]) <= 3600
         assert client.get("/api/corrections/stats").json()["total"] == 5
         assert client.post("/api/predict", json={"bits": SEVEN_BITS}).status_code == 200
+
+
+TOKEN = "a-long-random-operator-token"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def admin_client(make_client, tmp_path):
+    with make_client(data_dir=tmp_path, admin_token=TOKEN) as client:
+        yield client
+
+
+def save_some(client, labels):
+    return [
+        client.post("/api/corrections", json={"bits": SEVEN_BITS, "label": label, "guess": 1}).json()["id"]
+        for label in labels
+    ]
+
+
+def test_without_an_admin_token_there_is_no_review_at_all(corrections_client):
+    client = corrections_client
+    [correction_id] = save_some(client, [7])
+    assert_error(client.get("/review"), 404, "not_found")
+    assert_error(client.get("/api/corrections", headers=ADMIN), 405, "method_not_allowed")
+    assert_error(client.delete(f"/api/corrections/{correction_id}", headers=ADMIN), 404, "not_found")
+    assert len(stored(client)) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}],
+)
+def test_the_admin_api_needs_the_token_as_a_bearer_header(admin_client, headers):
+    client = admin_client
+    [correction_id] = save_some(client, [7])
+    for response in (
+        client.get("/api/corrections", headers=headers),
+        client.get(f"/api/corrections?token={TOKEN}", headers=headers),
+        client.delete(f"/api/corrections/{correction_id}", headers=headers),
+    ):
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert len(stored(client)) == 1
+
+
+def test_the_operator_pages_through_corrections_by_digit_and_deletes_bad_ones(admin_client):
+    client = admin_client
+    ids = save_some(client, [7, 1, 7, 7, 3])
+    page = client.get("/api/corrections?label=7&limit=2", headers=ADMIN)
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    body = page.json()
+    assert [c["id"] for c in body["corrections"]] == [ids[3], ids[2]] and body["next_before"] == ids[2]
+    first = body["corrections"][0]
+    assert (first["label"], first["model"], first["guess"], first["bits"]) == (7, "cnn", 1, SEVEN_BITS)
+    assert first["guesses"][0]["digit"] == 7 and first["created_at"].endswith("+00:00")
+    rest = client.get(f"/api/corrections?label=7&limit=2&before={body['next_before']}", headers=ADMIN).json()
+    assert [c["id"] for c in rest["corrections"]] == [ids[0]] and rest["next_before"] is None
+
+    assert client.delete(f"/api/corrections/{ids[2]}", headers=ADMIN).status_code == 204
+    assert_error(client.delete(f"/api/corrections/{ids[2]}", headers=ADMIN), 404, "unknown_correction")
+    assert [c["id"] for c in client.get("/api/corrections", headers=ADMIN).json()["corrections"]] == [
+        ids[4],
+        ids[3],
+        ids[1],
+        ids[0],
+    ]
+    assert client.get("/api/corrections/stats").json()["by_label"]["7"] == 2
+
+
+def test_the_review_page_asks_for_the_token_and_holds_no_secret(admin_client):
+    response = admin_client.get("/review")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert TOKEN not in html and 'type="password"' in html and 'method="post"' in html
+    assert '<script type="module" src="/static/js/review.js">' in html and "<script>" not in html
+    assert admin_client.get("/static/js/review.js").status_code == 200
+
+
+def test_a_method_not_allowed_names_every_method_the_path_takes(admin_client):
+    response = admin_client.put("/api/corrections")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, POST"
