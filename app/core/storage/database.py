@@ -35,7 +35,11 @@ logger = logging.getLogger(__name__)
 
 DATABASE_FILE = "digitpad.db"  # in the data folder, unless DIGITPAD_DATABASE_URL names another database
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-STORAGE_THREADS = 4  # queries in flight per worker; SQLite writes take turns anyway
+# Queries in flight per worker. SQLite has one writer at a time, and its writers poll for the lock rather
+# than queue for it, so one thread per worker waits in line first come, first served: with four, two
+# workers under 200 concurrent saves had a writer starved past the lock timeout.
+STORAGE_THREADS = {"sqlite": 1}
+SERVER_THREADS = 4
 # After a failure, calls fail at once for this long instead of each waiting out a connection timeout.
 BACK_OFF_S = 1.0
 
@@ -113,7 +117,7 @@ def create_database_engine(url: URL, timeout: float) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,  # a connection the server dropped is replaced, not handed to a request
-        pool_size=STORAGE_THREADS,
+        pool_size=SERVER_THREADS,
         max_overflow=0,
         pool_timeout=timeout,
         connect_args=connect_args,
@@ -180,6 +184,14 @@ def unavailable_reason(error: BaseException) -> str | None:
     return None
 
 
+def _contended(error: BaseException) -> bool:
+    """SQLite's lock was held by others for longer than the timeout: busy, not broken."""
+    original = getattr(error, "orig", None)
+    return isinstance(original, sqlite3.Error) and getattr(original, "sqlite_errorname", "").startswith(
+        ("SQLITE_BUSY", "SQLITE_LOCKED")
+    )
+
+
 class Storage:
     """The database of one worker process: its engine, made and migrated on first use (and again after a
     failure), and the threads its queries run in."""
@@ -188,7 +200,8 @@ class Storage:
         self.url = database_url(settings)
         self.timeout = settings.database_timeout
         self.migrate = settings.database_migrate
-        self.executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
+        threads = STORAGE_THREADS.get(self.url.get_backend_name(), SERVER_THREADS)
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="storage")
         self.engine: Engine | None = None
         self._lock = threading.Lock()
         self._down_until = 0.0
@@ -208,8 +221,9 @@ class Storage:
             reason = unavailable_reason(error)
             if reason is None:
                 raise
-            self._down_reason = reason
-            self._down_until = time.monotonic() + BACK_OFF_S
+            if not _contended(error):  # a lock held too long says nothing about the next request
+                self._down_reason = reason
+                self._down_until = time.monotonic() + BACK_OFF_S
             logger.warning("The corrections database %s is unavailable: %s", shown(self.url), reason)
             raise error if isinstance(error, StorageUnavailable) else StorageUnavailable(reason) from error
 
