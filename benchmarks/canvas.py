@@ -26,8 +26,8 @@ def capture(url: str) -> bytes:
     # Playwright and the browser tests' helpers come with the test extra, not the product.
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
     from tests.browser.drawing import RECORD_UPLOADS, draw_digit, uploads
+    from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -197,9 +197,18 @@ class BatchOut(BaseModel):
 
 
 class LayerOut(BaseModel):
+    """A layer as the page draws it; activation functions are part of the layer before them."""
+
     name: str
-    kind: str
-    shape: list[int]
+    kind: str = Field(description="input, conv, pool, dense or output")
+    shape: list[int] = Field(description="Feature maps channel first, [C, H, W]; [H, W] for the input; [n] else.")
+    title: str = Field(description="What the page calls the layer, e.g. `Convolution 1` or `Output`.")
+    kernel: int | None = Field(
+        None, description="conv only: the side of its square kernels, which slide one unit at a time."
+    )
+    size: int | None = Field(
+        None, description="pool only: the side of the square window each unit is the largest of, side by side."
+    )
 
 
 class ModelOut(BaseModel):

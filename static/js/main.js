@@ -16,7 +16,13 @@ const { config } = els;
 const models = new Map(config.models.map((m) => [m.name, m]));
 let model = els.model.value || config.default_model;
 
-const pad = new DrawingPad(els.pad, { penWidth: config.pad.pen_width });
+const pad = new DrawingPad(els.pad, {
+  size: config.pad.size,
+  penWidth: config.pad.pen_width,
+  inkAlpha: config.pad.ink_alpha,
+  minExtent: config.pad.min_extent,
+  minExtentPx: config.pad.min_extent_px,
+});
 const results = new ResultsView(els);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);
@@ -120,8 +126,8 @@ document.addEventListener('keydown', (event) => {
   event.preventDefault();
 });
 
-for (const [role, lut] of [['sequential-scale', SEQUENTIAL], ['diverging-scale', DIVERGING]]) {
-  for (const legend of document.querySelectorAll(`[data-role="${role}"]`)) legend.style.backgroundImage = cssGradient(lut);
+for (const [bars, lut] of [[els.scales.sequential, SEQUENTIAL], [els.scales.diverging, DIVERGING]]) {
+  for (const bar of bars) bar.style.backgroundImage = cssGradient(lut);
 }
 detail.reset();
 syncTools();

@@ -6,27 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests import servers
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Watch
 
 
 def _unavailable(reason: str) -> None:
@@ -57,8 +41,10 @@ def server(chromium_path: str) -> Iterator[str]:
         servers.stop(live, timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """Headless Chromium, for one test module at a time: Playwright's sync API keeps an asyncio loop
+    running while it is open, and later tests that call asyncio.run would find it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -67,26 +53,6 @@ def browser(chromium_path: str) -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
-
-
-@dataclass
-class Watch:
-    """What a page did that a test may assert on: console errors, and every request it made."""
-
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-
-    def predictions(self) -> list[str]:
-        return [url for url in self.requests if urlsplit(url).path == "/api/predict"]
-
-    def foreign(self) -> list[str]:
-        host = urlsplit(self.base).netloc
-        return [
-            url
-            for url in self.requests
-            if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != host
-        ]
 
 
 def _open(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[object, Watch]]:
