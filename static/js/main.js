@@ -1,6 +1,10 @@
-/** Wires the pad, the live guesser, the results, the network view and the model switch together. */
+/**
+ * Wires the pad, the live guesser, the results, the network view, the model switch and the corrections
+ * together.
+ */
 
 import { UnitWeights, predict } from './api.js';
+import { CorrectionPanel } from './corrections.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
 import { hasWeights, strongest, weightUnit } from './network.js';
@@ -27,6 +31,7 @@ const results = new ResultsView(els);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);
 const weights = new UnitWeights();
+const correction = config.corrections && els.correct ? new CorrectionPanel(els.correct) : null;
 
 const guesser = new LiveGuesser({
   capture() {
@@ -39,14 +44,19 @@ const guesser = new LiveGuesser({
     blank() {
       results.empty();
       view.clear();
+      correction?.withdraw();
     },
     result(answer, request) {
       const current = request.version === pad.version && request.model === model;
       results.show(answer, current);
       if (request.model === model) view.update(answer.layers ?? []);
-      if (current && !pad.drawing) results.announce(answer);
+      if (current && !pad.drawing) {
+        results.announce(answer);
+        correction?.offer(answer);
+      }
     },
     error(error) {
+      correction?.withdraw();
       if (error.code === 'empty_drawing') {
         results.empty();
         view.clear();
@@ -69,6 +79,7 @@ function switchModel(name) {
   els.modelDescription.textContent = `${models.get(model).title}: ${models.get(model).description}`;
   view.build(models.get(model));
   detail.reset();
+  correction?.withdraw();
   guesser.settle();
 }
 
@@ -95,6 +106,7 @@ view.addEventListener('select', async ({ detail: selection }) => {
 
 pad.addEventListener('strokestart', () => {
   syncTools();
+  correction?.withdraw();
   results.pending();
   guesser.changed();
 });
@@ -102,6 +114,7 @@ pad.addEventListener('strokechange', () => guesser.changed());
 pad.addEventListener('strokeend', () => guesser.settle());
 pad.addEventListener('change', () => {
   syncTools();
+  correction?.withdraw();
   guesser.settle();
 });
 pad.addEventListener('toolchange', syncTools);

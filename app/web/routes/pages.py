@@ -12,15 +12,17 @@ from app import __version__
 from app.core.registry import ModelRegistry
 from app.nn import preprocess
 from app.nn.strokes import PAD_SIZE, PEN_WIDTH
-from app.web.deps import RegistryDep, TemplatesDep
+from app.web.deps import RegistryDep, SettingsDep, TemplatesDep
 from app.web.responses import model_json
 
 router = APIRouter(tags=["pages"])
 
 
-def page_config(registry: ModelRegistry) -> dict[str, Any]:
-    """What the page needs to know: the models with their layers, and how to draw what the server reads."""
+def page_config(registry: ModelRegistry, corrections: bool = True) -> dict[str, Any]:
+    """What the page needs to know: the models with their layers, how to draw what the server reads, and
+    whether it keeps corrections."""
     return {
+        "corrections": corrections,
         "models": [model_json(m) for m in registry.models.values()],
         "default_model": registry.default,
         "pad": {
@@ -35,8 +37,8 @@ def page_config(registry: ModelRegistry) -> dict[str, Any]:
 
 
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
-async def index(request: Request, registry: RegistryDep, templates: TemplatesDep) -> Response:
-    config = page_config(registry)
+async def index(request: Request, registry: RegistryDep, templates: TemplatesDep, settings: SettingsDep) -> Response:
+    config = page_config(registry, settings.corrections)
     return templates.TemplateResponse(
         request,
         "index.html",
