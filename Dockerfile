@@ -35,7 +35,9 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
 FROM ${BASE_IMAGE}
 
 # HOST and PORT are what the server binds; WEB_CONCURRENCY is its worker count. With several workers,
-# each process writes its metrics under PROMETHEUS_MULTIPROC_DIR and /metrics adds them up.
+# each process writes its metrics under PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. The data
+# folder holds the corrections database (SQLite, unless DIGITPAD_DATABASE_URL names another): mount a
+# volume there to keep it.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -45,11 +47,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PROMETHEUS_MULTIPROC_DIR=/tmp/digitpad-metrics \
     DIGITPAD_MODEL_DIR=/srv/digitpad/model \
     DIGITPAD_TEMPLATES_DIR=/srv/digitpad/templates \
-    DIGITPAD_STATIC_DIR=/srv/digitpad/static
+    DIGITPAD_STATIC_DIR=/srv/digitpad/static \
+    DIGITPAD_DATA_DIR=/srv/digitpad/data
 
 RUN groupadd --system --gid 10001 digitpad \
     && useradd --no-log-init --uid 10001 --gid digitpad --home-dir /srv/digitpad --no-create-home \
-        --shell /usr/sbin/nologin digitpad
+        --shell /usr/sbin/nologin digitpad \
+    && install --directory --owner 10001 --group 10001 --mode 0750 /srv/digitpad/data
 
 COPY --from=builder /opt/venv /opt/venv
 COPY model/*.npz model/SHA256SUMS /srv/digitpad/model/
