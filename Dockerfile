@@ -35,9 +35,7 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
 FROM ${BASE_IMAGE}
 
 # HOST and PORT are what the server binds; WEB_CONCURRENCY is its worker count. With several workers,
-# each process writes its metrics under PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. The data
-# folder holds the corrections database (SQLite, unless DIGITPAD_DATABASE_URL names another): mount a
-# volume there to keep it.
+# each process writes its metrics under PROMETHEUS_MULTIPROC_DIR and /metrics adds them up.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -50,10 +48,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     DIGITPAD_STATIC_DIR=/srv/digitpad/static \
     DIGITPAD_DATA_DIR=/srv/digitpad/data
 
+# The data folder is the only place the app writes besides /tmp (the training lab's jobs, cache and trained
+# models; the corrections' SQLite database unless DIGITPAD_DATABASE_URL names another): a volume, so it
+# survives a read-only root filesystem, and the server's user owns it.
 RUN groupadd --system --gid 10001 digitpad \
     && useradd --no-log-init --uid 10001 --gid digitpad --home-dir /srv/digitpad --no-create-home \
         --shell /usr/sbin/nologin digitpad \
-    && install --directory --owner 10001 --group 10001 --mode 0750 /srv/digitpad/data
+    && mkdir -p /srv/digitpad/data \
+    && chown 10001:10001 /srv/digitpad/data
+VOLUME ["/srv/digitpad/data"]
 
 COPY --from=builder /opt/venv /opt/venv
 COPY model/*.npz model/SHA256SUMS /srv/digitpad/model/

@@ -49,12 +49,34 @@ class Settings(BaseSettings):
     # 639 -> 912 predictions/s, p99 33 -> 21 ms). Scale with workers, not threads.
     inference_threads: int = Field(default=1, gt=0)
 
+    # Where the app keeps what it writes: the training lab under training/, the corrections database
+    # (digitpad.db) unless database_url names another; relative to the working folder. A volume in containers.
+    data_dir: Path = Path("data")
+
+    # The training lab (/train, /api/training). Jobs train in processes of their own; these bound them,
+    # across all the worker processes of a server (which share data_dir).
+    training: bool = True
+    training_workers: int = Field(default=1, ge=1, le=16)  # runs training at once
+    training_queue: int = Field(default=8, ge=0, le=1000)  # runs waiting beyond those
+    training_per_client: int = Field(default=2, ge=1, le=100)  # runs one client may have training or waiting
+    training_max_epochs: int = Field(default=50, ge=1, le=100)
+    training_max_examples: int = Field(default=50_000, ge=500, le=50_000)  # training digits a run may use
+    training_max_seconds: float = Field(default=300.0, gt=0)  # wall time of one run
+    training_max_memory_mb: int = Field(default=1024, ge=256)  # address space of one training process
+    # Seconds a run goes on after the last of its clients was heard from (an open events stream is heard
+    # from every second); a queued run nobody is watching any more never starts.
+    training_client_grace: float = Field(default=30.0, gt=0)
+    # Seconds a finished run, its model and its jobs are kept after their last use, and how many runs the
+    # cache keeps at most; trained models each worker keeps loaded.
+    training_ttl: float = Field(default=3600.0, gt=0)
+    training_max_runs: int = Field(default=100, ge=1)
+    training_models_in_memory: int = Field(default=8, ge=1)
+    training_nice: int = Field(default=10, ge=0, le=19)  # training processes yield the CPU to predictions
+
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: Literal["off", "text", "json"] = "off"
 
-    # Where the app keeps what it writes (the corrections database by default); a volume in containers.
-    data_dir: Path = Path("data")
     # SQLAlchemy URL of the corrections database; unset, SQLite in data_dir/digitpad.db. Several
     # replicas need a shared server: postgresql+psycopg://user:password@host/name.
     database_url: str | None = None

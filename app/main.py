@@ -23,12 +23,14 @@ from app.config import Settings, get_settings
 from app.core.process import keep_freed_memory
 from app.core.registry import ModelRegistry
 from app.core.storage.database import Storage
+from app.core.training import TrainingService
 from app.web.connections import HEAD_LIMITS, HeadLimits
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
 from app.web.observability import ObservabilityMiddleware
 from app.web.predictions import InferenceTurns
-from app.web.routes import corrections, docs, health, metrics, models, pages, predict, review
+from app.web.routes import corrections, docs, health, metrics, models, pages, predict, review, training
+from app.web.training import Dispatcher, Stopping
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +63,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         # A database that is down is no reason not to serve predictions: requests for corrections retry it.
         app.state.storage = storage = Storage(settings)
         await storage.open()
+    dispatcher = None
+    if settings.training:
+        service = await anyio.to_thread.run_sync(TrainingService, settings)
+        registry.trained = service.models
+        app.state.training = service
+        app.state.dispatcher = dispatcher = Dispatcher(service)
+        app.state.stopping = stopping = Stopping()
+        stopping.install()
+        dispatcher.start()
     # The app state uvicorn gives every connection: `digitpad serve`'s protocol reads its head limits there.
     yield {HEAD_LIMITS: HeadLimits.of(settings)}
+    if dispatcher is not None:
+        await dispatcher.stop()  # this worker's training processes end with it
     inference.shutdown()
     if storage is not None:
         await anyio.to_thread.run_sync(storage.close)
@@ -79,7 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
 
-    for area in (predict, models, health, metrics, pages, docs):
+    areas = (predict, models, health, metrics, pages, docs, *((training,) if settings.training else ()))
+    for area in areas:
         app.include_router(area.router)
     if settings.corrections:
         app.include_router(corrections.router)
@@ -102,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type"],
         )
     app.add_middleware(SecurityHeadersMiddleware)

@@ -8,6 +8,7 @@ on a canvas of any size by the browser tests or rendered to a PNG for the API te
 from __future__ import annotations
 
 import atexit
+import functools
 import io
 import math
 import shutil
@@ -25,19 +26,23 @@ from app.nn.strokes import render_strokes
 Stroke = list[tuple[float, float]]
 # The committed MNIST test set and the page's own canvas upload (see tests/data/README.md).
 TEST_DATA_DIR = Path(__file__).resolve().parent / "data"
-# What the apps of a test run write (the corrections database), unless a test gives a folder of its own:
-# never the repository's data/ folder. Deleted when the run ends.
-WRITES_DIR = Path(tempfile.mkdtemp(prefix="digitpad-tests-"))
-atexit.register(shutil.rmtree, WRITES_DIR, ignore_errors=True)
+
+
+@functools.cache
+def scratch_data_dir() -> Path:
+    """A data folder for the tests' apps, removed when the tests end: nothing is written into the checkout."""
+    folder = Path(tempfile.mkdtemp(prefix="digitpad-test-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings on the shipped models, with corrections in a temporary folder and no admin token, whatever
-    DIGITPAD_ variables the environment has."""
+    """Settings on the shipped models, writing into a scratch data folder, with corrections on and no admin
+    token, whatever DIGITPAD_ variables the environment has."""
     defaults = {
         "model_dir": MODEL_DIR,
         "cors_origins": (),
-        "data_dir": WRITES_DIR,
+        "data_dir": scratch_data_dir(),
         "database_url": None,
         "corrections": True,
         "admin_token": None,

@@ -31,7 +31,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
-    own_data_dir: Path | None = None  # the temporary data folder made for it, deleted when it stops
+    scratch: Path | None = None  # a data folder made for it, removed when it stops
 
     @property
     def url(self) -> str:
@@ -57,16 +57,14 @@ def start(
 ) -> Server:
     """`python -m app serve` with `env` added to this process's environment, once GET `ready` answers 200.
 
-    Its output goes to `log` (a temporary file by default). Without DIGITPAD_DATA_DIR or
-    DIGITPAD_DATABASE_URL in `env` it writes to a temporary data folder of its own, never the repository's.
-    Raises ServerDidNotStart, with the log.
+    Its output goes to `log` (a temporary file by default); what it writes, to a scratch data folder unless
+    `env` names one (DIGITPAD_DATA_DIR). Raises ServerDidNotStart, with the log.
     """
     port = free_port()
-    env = {**os.environ, **(env or {})}
-    own_data_dir = None
-    if not env.get("DIGITPAD_DATA_DIR") and not env.get("DIGITPAD_DATABASE_URL"):
-        own_data_dir = Path(tempfile.mkdtemp(prefix="digitpad-server-data-"))
-        env["DIGITPAD_DATA_DIR"] = str(own_data_dir)
+    scratch = None
+    if "DIGITPAD_DATA_DIR" not in (env or {}):
+        scratch = Path(tempfile.mkdtemp(prefix="digitpad-server-data-"))
+        env = {**(env or {}), "DIGITPAD_DATA_DIR": str(scratch)}
     if log is None:
         handle, name = tempfile.mkstemp(prefix="digitpad-server-", suffix=".log")
         os.close(handle)
@@ -75,8 +73,10 @@ def start(
     if workers is not None:
         command += ["--workers", str(workers)]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(process, port, log, own_data_dir)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+        )
+    server = Server(process, port, log, scratch)
     try:
         wait_until_ready(process, server.url + ready, timeout)
     except ServerDidNotStart as exc:
@@ -121,5 +121,5 @@ def stop(server: Server, timeout: float = 20) -> int:
         server.process.kill()
         return server.process.wait()
     finally:
-        if server.own_data_dir is not None:
-            shutil.rmtree(server.own_data_dir, ignore_errors=True)
+        if server.scratch is not None:
+            shutil.rmtree(server.scratch, ignore_errors=True)

@@ -147,3 +147,33 @@ def test_corrections_export_round_trips_into_a_tiny_training_run(database_env, t
     training = load_model(out).meta["training"]
     assert training["extra"] == [{"file": "corrections.npz", "sha256": sha256(tmp_path / "corrections.npz")}]
     assert training["train_examples"] == 300 - 60 + 4  # MNIST less its validation fifth, and the corrections
+
+
+def test_train_lab_reports_the_figures_the_events_stream_sends_and_writes_the_same_model(tmp_path, capsys):
+    from app.core.runs import cache_key, model_name
+    from app.nn import lab
+    from app.nn.network import load_model
+
+    out = tmp_path / "run.npz"
+    argv = ["train", "mlp", "--lab", "--hidden", "16", "--activation", "relu", "--train-size", "500", "--epochs", "2"]
+    assert main([*argv, "--learning-rate", "0.1", "--seed", "3", "--json", "--out", str(out)]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {e["event"] for e in events[:-1]} == {"progress"} and events[-1]["event"] == "done"
+    settings = lab.LabSettings.make("mlp", hidden=[16], activation="relu", train_size=500, epochs=2, seed=3)
+    done = events[-1]["data"]
+    assert done["model"] == model_name(cache_key(settings))  # the name the server gives the same run
+    server_side = lab.run(settings, done["model"], lambda kind, data: None)
+    assert done["metrics"]["validation"] == server_side.metrics["validation"]
+    assert load_model(out).meta["training"]["lab"] == settings.to_json()
+
+    assert main([*argv, "--out", str(tmp_path / "again.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("epoch 1/2  step 8/16  log-likelihood -") and "validation" in lines[0]
+    assert lines[-1].startswith("done: validation ") and str(tmp_path / "again.npz") in lines[-1]
+
+
+def test_train_lab_refuses_settings_the_lab_does_not_take(capsys):
+    assert main(["train", "logreg", "--lab", "--hidden", "10"]) == 2
+    assert "no hidden layer" in capsys.readouterr().err
+    assert main(["train", "mlp", "--settings", '{"architecture": "mlp", "epochs": 0}']) == 2
+    assert "`epochs` must be from 1" in capsys.readouterr().err

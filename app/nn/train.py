@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 from app.nn import data, extra, manifest
 from app.nn.augment import Augmentation
 from app.nn.evaluate import accuracy_report, predict_batches
-from app.nn.network import ARCHITECTURES, Model, Network
+from app.nn.network import ARCHITECTURES, Architecture, Model, Network
 from app.nn.optim import SGD, softmax_cross_entropy
 from app.nn.preprocess import MIN_CONTRAST, THRESHOLD, binarize
 from app.nn.progress import Progress
@@ -118,9 +118,33 @@ def load_dataset(
     return Dataset(train_x, train_y, binarize(grey[val_idx]), labels[val_idx], pen_val_x, pen_val_y)
 
 
-def train(name: str, recipe: Recipe, dataset: Dataset, log_every: bool = True) -> tuple[Network, list[dict[str, Any]]]:
-    """Fit the architecture `name` to the dataset; returns the network and per-epoch metrics."""
-    network = Network(ARCHITECTURES[name](recipe.dropout), seed=recipe.seed)
+@dataclass(frozen=True)
+class TrainingStep:
+    """What `train` tells its `report` callback after every step, and once more at the end of each epoch."""
+
+    network: Network
+    epoch: int  # from 1
+    step: int  # steps taken in the whole run so far
+    steps: int  # steps the whole run will take
+    loss: float  # the last batch's mean negative log-likelihood, before its update
+    correct: int  # examples of the last batch read right, before its update
+    examples: int  # the last batch's size
+    record: dict[str, Any] | None = None  # at the end of an epoch: its history record
+
+
+def train(
+    name: str,
+    recipe: Recipe,
+    dataset: Dataset,
+    log_every: bool = True,
+    architecture: Architecture | None = None,
+    report: Callable[[TrainingStep], None] | None = None,
+    validate: Callable[[Network], dict[str, float]] | None = None,
+) -> tuple[Network, list[dict[str, Any]]]:
+    """Fit the architecture `name` (or `architecture`, when given) to the dataset; returns the network and
+    per-epoch metrics. `report` hears of every step and every epoch; an exception it raises stops the run
+    and propagates. `validate` gives each epoch's held-out figures in place of `val_accuracy` on val_x."""
+    network = Network(architecture or ARCHITECTURES[name](recipe.dropout), seed=recipe.seed)
     optimiser = SGD(network.layers, recipe.lr, recipe.momentum, recipe.weight_decay)
     rng = np.random.default_rng([recipe.seed, 1])
     n = len(dataset.train_x)
@@ -148,18 +172,28 @@ def train(name: str, recipe: Recipe, dataset: Dataset, log_every: bool = True) -
             correct += float((logits.argmax(axis=1) == y).sum())
             seen += len(idx)
             progress.advance(status=f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%")
+            if report is not None:
+                batch_correct = int((logits.argmax(axis=1) == y).sum())
+                last = TrainingStep(network, epoch, step, total_steps, loss, batch_correct, len(idx))
+                report(last)
         record = {
             "epoch": epoch,
             "lr": round(optimiser.lr, 6),
             "train_loss": round(loss_sum / seen, 5),
             "train_accuracy": round(correct / seen, 5),
-            "val_accuracy": round(_accuracy(network, dataset.val_x, dataset.val_y), 5),
+            **(
+                validate(network)
+                if validate
+                else {"val_accuracy": round(_accuracy(network, dataset.val_x, dataset.val_y), 5)}
+            ),
         }
         if dataset.pen_val_x is not None and dataset.pen_val_y is not None:
             record["pen_val_accuracy"] = round(_accuracy(network, dataset.pen_val_x, dataset.pen_val_y), 5)
         record["seconds"] = round(time.monotonic() - start, 1)
         history.append(record)
         progress.close(" ".join(f"{k} {v}" for k, v in record.items() if k not in ("epoch", "seconds")))
+        if report is not None:
+            report(replace(last, record=record))
     return network, history
 
 

@@ -27,6 +27,9 @@ STATUS = {
     "unknown_model": 404,
     "unknown_unit": 404,
     "unknown_correction": 404,
+    "unknown_job": 404,
+    "no_model": 409,
+    "too_busy": 429,
     "not_found": 404,
     "unauthorized": 401,
     "method_not_allowed": 405,
@@ -57,11 +60,10 @@ def error_response(
 
 
 def problem_response(exc: DigitPadError) -> Response:
-    """The answer for an error value: its headers, and Retry-After for one that says when to come back."""
-    headers: dict[str, str] | None = getattr(exc, "headers", None)
-    retry_after: int | None = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        headers = {**(headers or {}), "Retry-After": str(retry_after)}
+    headers = getattr(exc, "headers", None)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # a 429 says when to come back
+        headers = {**(headers or {}), "Retry-After": str(int(retry_after))}
     return error_response(exc.code, exc.detail, headers)
 
 
@@ -103,27 +105,26 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         detail = f"There is nothing at {request.url.path}; see /docs for the API."
     elif exc.status_code == 405:
         allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow") or "another method"
-        detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}."
         exc.headers = {**(exc.headers or {}), "Allow": allowed}
+        detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}."
     else:
         detail = str(exc.detail)
     code = CODE_OF_STATUS.get(exc.status_code, "invalid_request" if 400 <= exc.status_code < 500 else "http_error")
     return error_response(code, detail, exc.headers, status=exc.status_code)
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method some route takes at this path: Starlette's Allow names only the first route's, and a
-    path may have several (POST /api/corrections, and GET for the operator)."""
-    methods: set[str] = set()
-    routes = list(request.app.router.routes)
-    while routes:
-        route = routes.pop()
-        inner = getattr(route, "original_router", None)  # FastAPI keeps an included router's routes there
-        if inner is not None:
-            routes.extend(inner.routes)
-        elif route.matches(request.scope)[0] == Match.PARTIAL:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    """Every method some route serves at this path: Starlette's own 405 names only the first route's, and
+    a path served by two routes (GET and DELETE of one job) would seem to allow less than it does."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,7 +3,7 @@
  * together.
  */
 
-import { UnitWeights, predict } from './api.js';
+import { UnitWeights, describeModel, predict } from './api.js';
 import { CorrectionPanel } from './corrections.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
@@ -142,6 +142,26 @@ document.addEventListener('keydown', (event) => {
 for (const [bars, lut] of [[els.scales.sequential, SEQUENTIAL], [els.scales.diverging, DIVERGING]]) {
   for (const bar of bars) bar.style.backgroundImage = cssGradient(lut);
 }
+/** A model named in the address (`/?model=lab-...`, from the training lab): selected even when it is not
+ * one of the shipped ones, once the server has described it. */
+async function modelFromAddress() {
+  const wanted = new URLSearchParams(window.location.search).get('model');
+  if (!wanted || models.has(wanted)) return wanted;
+  try {
+    const described = await describeModel(wanted);
+    models.set(described.name, described);
+    const accuracy = described.test_accuracy ? ` (${(described.test_accuracy * 100).toFixed(1)}%)` : '';
+    els.model.append(new Option(`${described.title}${accuracy}`, described.name));
+    return described.name;
+  } catch (error) {
+    results.error(`The model ${wanted} is not here: ${error.message}`);
+    return null;
+  }
+}
+
 detail.reset();
 syncTools();
 switchModel(model);
+modelFromAddress().then((wanted) => {
+  if (wanted && wanted !== model) switchModel(wanted);
+});

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep
+from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep, find_model
 from app.web.drawings import IMAGE_TYPES, read_batch, read_drawing
 from app.web.predictions import ClientGone, answer_batch, answer_one
 from app.web.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
@@ -96,7 +96,7 @@ async def predict_batch(
 ) -> Response:
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
-    model = registry.find(batch.model)
+    model = await find_model(registry, batch.model)
     try:
         answer = await answer_batch(model, batch.sources, batch.top_k, settings, inference, request)
     except ClientGone:
