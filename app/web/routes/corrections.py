@@ -22,14 +22,13 @@ from app.web.schemas import (
     CorrectionOut,
     CorrectionPageOut,
     CorrectionStatsOut,
-    ErrorOut,
     error_responses,
 )
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
 # Only when DIGITPAD_ADMIN_TOKEN is set; every route needs it.
 admin = APIRouter(
-    prefix="/api/corrections", tags=["corrections"], dependencies=[AdminDep], responses=error_responses(401)
+    prefix="/api/corrections", tags=["corrections"], dependencies=[AdminDep], responses=error_responses("unauthorized")
 )
 PAGE_SIZE = 200
 REVIEW_PAGE_SIZE = 100  # drawings the review page loads at a time
@@ -43,12 +42,21 @@ FORM_FIELDS = {
     "model": {"type": "string", "maxLength": 64},
     "guess": {"type": "integer", "minimum": 0, "maximum": 9, "description": GUESS_DESCRIPTION},
 }
-TOO_MANY: dict[int | str, dict[str, Any]] = {
-    429: {
-        "model": ErrorOut,
-        "description": "The client has saved as many corrections as it may in the current window.",
-        "headers": {"Retry-After": {"description": "Seconds until it may save again.", "schema": {"type": "integer"}}},
-    }
+# The answers POST /api/corrections may give besides 201: those of POST /api/predict, a flood, a database away.
+SAVE_ERRORS = error_responses(
+    "unknown_model",
+    "request_timeout",
+    "payload_too_large",
+    "image_too_large",
+    "unsupported_media_type",
+    "invalid_request",
+    "invalid_image",
+    "empty_drawing",
+    "too_many_requests",
+    "storage_unavailable",
+)
+SAVE_ERRORS[429]["headers"] = {
+    "Retry-After": {"description": "Seconds until the client may save again.", "schema": {"type": "integer"}}
 }
 CORRECTION_BODY: dict[str, Any] = {
     "requestBody": {
@@ -66,7 +74,7 @@ CORRECTION_BODY: dict[str, Any] = {
     "",
     status_code=201,
     response_model=CorrectionOut,
-    responses={**error_responses(404, 408, 413, 415, 422, 503), **TOO_MANY},
+    responses=SAVE_ERRORS,
     openapi_extra=CORRECTION_BODY,
     summary="Save the digit a drawing really is",
 )
@@ -109,7 +117,7 @@ def client_address(request: Request) -> str:
 @router.get(
     "/stats",
     response_model=CorrectionStatsOut,
-    responses=error_responses(503),
+    responses=error_responses("storage_unavailable"),
     summary="How many corrections there are, by digit and model",
 )
 async def correction_stats(storage: StorageDep) -> Response:
@@ -119,7 +127,7 @@ async def correction_stats(storage: StorageDep) -> Response:
 @admin.get(
     "",
     response_model=CorrectionPageOut,
-    responses=error_responses(422, 503),
+    responses=error_responses("invalid_request", "storage_unavailable"),
     summary="The stored corrections, newest first (admin)",
 )
 async def list_corrections(
@@ -138,7 +146,7 @@ async def list_corrections(
 @admin.delete(
     "/{correction_id:int}",
     status_code=204,
-    responses=error_responses(404, 422, 503),
+    responses=error_responses("unknown_correction", "invalid_request", "storage_unavailable"),
     summary="Delete a correction that is wrong or unusable (admin)",
 )
 async def delete_correction(storage: StorageDep, correction_id: Annotated[int, Path(ge=1)]) -> Response:

@@ -39,7 +39,7 @@ def page_config(registry: ModelRegistry, training: bool = False, corrections: bo
     }
 
 
-@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def index(request: Request, registry: RegistryDep, templates: TemplatesDep, settings: SettingsDep) -> Response:
     config = page_config(registry, settings.training, settings.corrections)
     return templates.TemplateResponse(

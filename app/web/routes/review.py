@@ -17,7 +17,7 @@ from app.web.routes.corrections import REVIEW_PAGE_SIZE
 router = APIRouter(tags=["pages"])
 
 
-@router.api_route("/review", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+@router.get("/review", response_class=HTMLResponse, include_in_schema=False)
 async def review_page(request: Request, templates: TemplatesDep) -> Response:
     config = {"page_size": REVIEW_PAGE_SIZE, "digits": list(range(10))}
     return templates.TemplateResponse(request, "review.html", {"config": config, "version": __version__})
