@@ -8,10 +8,14 @@ right guess confirmed. `digitpad corrections export` writes them out, and the cn
 the same recipe and seed plus `--extra`. Writers 10, 20 and 30, drawn the same way, are the test: nobody's
 model has seen them, and none of their digits is a correction.
 
-Training runs are `digitpad train cnn` with the shipped recipe but fewer epochs (`--epochs`, default 4)
-so that a run takes minutes; MNIST and the pendigits training file come from the command line:
+Training runs are `digitpad train cnn` with the shipped recipe but fewer epochs (`--epochs`, default 4),
+and optionally the first `--limit` MNIST digits only, so that a run takes minutes; MNIST and the pendigits
+training file come from the command line. Without
+`--pendigits` the baseline knows MNIST only, the way a demo starts before anyone has drawn on it, and the
+corrections are the only pen strokes it ever trains on:
 
-    python -m benchmarks.retraining --mnist DIR --pendigits pendigits-orig.tra.gz [--epochs 4] [--seeds 1 2]
+    python -m benchmarks.retraining --mnist DIR [--pendigits pendigits-orig.tra.gz] [--epochs 4] [--limit N]
+        [--seeds 1 2]
 """
 
 from __future__ import annotations
@@ -55,7 +59,9 @@ def run(command: list[str], env: dict[str, str] | None = None) -> None:
 
 def train(out: Path, args: argparse.Namespace, seed: int, extra: Path | None = None) -> Path:
     command = [sys.executable, "-m", "app", "train", "cnn", "--data-dir", str(args.mnist)]
-    command += ["--pendigits", str(args.pendigits), "--epochs", str(args.epochs), "--seed", str(seed)]
+    command += ["--pendigits", str(args.pendigits)] if args.pendigits else []
+    command += ["--epochs", str(args.epochs), "--seed", str(seed)]
+    command += ["--limit", str(args.limit)] if args.limit else []
     command += ["--out", str(out)] + (["--extra", str(extra)] if extra else [])
     started = time.monotonic()
     run(command)
@@ -108,13 +114,17 @@ def test_accuracy(model_path: Path) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", type=Path, required=True, help="folder with MNIST's IDX files")
-    parser.add_argument("--pendigits", type=Path, required=True, help="UCI pendigits-orig.tra(.gz)")
+    parser.add_argument("--pendigits", type=Path, help="UCI pendigits-orig.tra(.gz); without it, MNIST only")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--limit", type=int, help="train on the first LIMIT MNIST digits only")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--keep", type=Path, help="keep the models and exports in this folder")
     args = parser.parse_args()
 
     print(f"- CPU: {cpu_model()}, {os.cpu_count()} cores; load average at the start {load()}")
+    digits = f"the first {args.limit:,}" if args.limit else "all 60,000"
+    pen = f"pen strokes from {args.pendigits.name}" if args.pendigits else "no pen strokes"
+    print(f"- training: the cnn's recipe, {args.epochs} epochs, {digits} MNIST training digits, {pen}")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="digitpad-retraining-"))
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
