@@ -34,6 +34,7 @@ from app.nn.preprocess import SIZE
 logger = logging.getLogger(__name__)
 
 DIGITS = range(10)
+MAX_ID = 2**31 - 1  # the largest id the column holds: INTEGER, 32 bits on PostgreSQL
 # The key of each database's client hashes, read once per engine.
 _client_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
 # The newest window whose older quota rows each engine has deleted.

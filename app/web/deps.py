@@ -11,6 +11,7 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.templating import Jinja2Templates
 
 from app.config import Settings
@@ -72,12 +73,22 @@ async def find_model(registry: ModelRegistry, name: str | None) -> Model:
 ModelDep = Annotated[Model, Depends(query_model)]
 
 
-async def require_admin(request: Request, settings: SettingsDep) -> None:
+# Declares the scheme in the OpenAPI document (Swagger UI's "Authorize"); the check is require_admin's.
+ADMIN_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="adminToken",
+    description="The operator's token, DIGITPAD_ADMIN_TOKEN, for the review page's API.",
+)
+
+
+async def require_admin(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(ADMIN_BEARER)]
+) -> None:
     """The operator's token in `Authorization: Bearer <token>`. A header, never a cookie or a URL: a page on
     another site cannot send it (CORS), so no forged request can delete anything, and no log records it."""
     expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    token = credentials.credentials.strip() if credentials else ""
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise ApiError(
             "unauthorized",
             "This needs the admin token (DIGITPAD_ADMIN_TOKEN) in the header `Authorization: Bearer <token>`.",

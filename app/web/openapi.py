@@ -33,9 +33,12 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                     del operation["responses"]["422"]
         for name in ("HTTPValidationError", "ValidationError"):
             document.get("components", {}).get("schemas", {}).pop(name, None)
-        predict = paths["/api/predict"]["post"]["requestBody"]["content"]
-        pixels = predict["application/json"]["schema"]["properties"]["pixels"]
-        pixels["maxItems"] = pixels["items"]["maxItems"] = settings.max_image_side
+        for path in ("/api/predict", "/api/corrections"):  # the corrections take the drawings predict does
+            if path not in paths:
+                continue
+            one = paths[path]["post"]["requestBody"]["content"]
+            pixels = one["application/json"]["schema"]["properties"]["pixels"]
+            pixels["maxItems"] = pixels["items"]["maxItems"] = settings.max_image_side
         for kind in ("application/json", "multipart/form-data"):
             batch = paths["/api/predict/batch"]["post"]["requestBody"]["content"][kind]
             batch["schema"]["properties"]["images"]["maxItems"] = settings.max_batch_images

@@ -142,22 +142,31 @@ class CorrectionFields(BaseModel):
     guess: Digit | None = Field(None, description=GUESS_DESCRIPTION)
 
 
+def _correction(schema: dict[str, Any]) -> None:
+    """CorrectionJSON's schema: the drawing exactly as PredictJSON's, with the correction's own examples."""
+    _one_drawing(schema)
+    schema["examples"] = [
+        {"bits": SEVEN_BITS, "label": 7, "model": "cnn", "guess": 1},
+        {"image": SEVEN_PNG, "label": 7},
+    ]
+
+
 class CorrectionJSON(PredictJSON):
     """A drawing in any of the JSON forms POST /api/predict takes, and the digit it really is."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"bits": SEVEN_BITS, "label": 7, "model": "cnn", "guess": 1},
-                {"image": SEVEN_PNG, "label": 7},
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema: _correction(schema))
 
     label: Annotated[int, Field(ge=0, le=9, strict=True, description=LABEL_DESCRIPTION)]
     model: ModelName | None = None
     guess: Annotated[int | None, Field(ge=0, le=9, strict=True, description=GUESS_DESCRIPTION)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_digits(cls, given: Any) -> Any:
+        """A JSON integer as JSON Schema means it: 7.0 is 7 (never "7", 7.5 or true)."""
+        if not isinstance(given, dict):
+            return given
+        return {**given, **{key: int(given[key]) for key in ("label", "guess") if _integral(given.get(key))}}
 
 
 class BatchJSON(BaseModel):

@@ -76,6 +76,9 @@ def test_pages_go_newest_first_by_label_and_deleted_ids_are_never_reused(engine)
     assert corrections.remove(engine, ids[4]) is False
     newest = corrections.save(engine, NewCorrection(bits, 1, "cnn", 0))
     assert newest > ids[4]
+    # the largest id the API lets through is one the column can hold, on either database
+    assert corrections.remove(engine, corrections.MAX_ID) is False
+    assert [c.id for c in corrections.page(engine, before=corrections.MAX_ID, limit=1)] == [newest]
 
 
 def test_every_reads_all_of_them_oldest_first_in_batches(engine):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.core import corrections
-from app.core.corrections import NewCorrection, Quota
+from app.core.corrections import MAX_ID, NewCorrection, Quota
 from app.web.deps import AdminDep, InferenceDep, RegistryDep, SettingsDep, StorageDep
 from app.web.drawings import IMAGE_TYPES, read_correction
 from app.web.errors import ApiError
@@ -63,7 +63,10 @@ CORRECTION_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             **{kind: BINARY for kind in IMAGE_TYPES},
-            "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": FORM_FIELDS}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["image"], "properties": FORM_FIELDS},
+                "encoding": {"image": {"contentType": ", ".join(IMAGE_TYPES)}},
+            },
             "application/json": {"schema": CorrectionJSON.model_json_schema()},
         },
     }
@@ -133,7 +136,9 @@ async def correction_stats(storage: StorageDep) -> Response:
 async def list_corrections(
     storage: StorageDep,
     label: Annotated[int | None, Query(ge=0, le=9, description="Only the corrections of this digit.")] = None,
-    before: Annotated[int | None, Query(ge=1, description="Only ids below this one: `next_before` of a page.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only ids below this one: `next_before` of a page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE, description="At most this many.")] = 100,
 ) -> Response:
     """Needs `Authorization: Bearer <DIGITPAD_ADMIN_TOKEN>`."""
@@ -146,10 +151,11 @@ async def list_corrections(
 @admin.delete(
     "/{correction_id:int}",
     status_code=204,
-    responses=error_responses("unknown_correction", "invalid_request", "storage_unavailable"),
+    # not_found: a path whose id is not a whole number is no correction's
+    responses=error_responses("unknown_correction", "not_found", "invalid_request", "storage_unavailable"),
     summary="Delete a correction that is wrong or unusable (admin)",
 )
-async def delete_correction(storage: StorageDep, correction_id: Annotated[int, Path(ge=1)]) -> Response:
+async def delete_correction(storage: StorageDep, correction_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     """Needs `Authorization: Bearer <DIGITPAD_ADMIN_TOKEN>`."""
     if not await storage.run(lambda engine: corrections.remove(engine, correction_id)):
         raise ApiError(

@@ -240,6 +240,22 @@ def test_the_admin_api_needs_the_token_as_a_bearer_header(admin_client, headers)
     assert len(stored(client)) == 1
 
 
+def test_the_document_says_which_routes_need_the_token_and_how(admin_client):
+    document = admin_client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["adminToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The operator's token, DIGITPAD_ADMIN_TOKEN, for the review page's API.",
+    }
+    secured = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"adminToken": []}]
+    }
+    assert secured == {"GET /api/corrections", "DELETE /api/corrections/{correction_id}"}
+
+
 def test_the_operator_pages_through_corrections_by_digit_and_deletes_bad_ones(admin_client):
     client = admin_client
     ids = save_some(client, [7, 1, 7, 7, 3])
@@ -264,6 +280,17 @@ def test_the_operator_pages_through_corrections_by_digit_and_deletes_bad_ones(ad
     assert client.get("/api/corrections/stats").json()["by_label"]["7"] == 2
 
 
+def test_ids_past_what_the_database_holds_are_refused_not_looked_up(admin_client):
+    client = admin_client
+    save_some(client, [7])
+    too_large = corrections.MAX_ID + 1
+    assert_error(client.delete(f"/api/corrections/{too_large}", headers=ADMIN), 422, "invalid_request")
+    assert_error(client.delete("/api/corrections/41181325050726350848", headers=ADMIN), 422, "invalid_request")
+    assert_error(client.get(f"/api/corrections?before={too_large}", headers=ADMIN), 422, "invalid_request")
+    assert client.get(f"/api/corrections?before={corrections.MAX_ID}", headers=ADMIN).json()["corrections"]
+    assert_error(client.delete(f"/api/corrections/{corrections.MAX_ID}", headers=ADMIN), 404, "unknown_correction")
+
+
 def test_the_review_page_asks_for_the_token_and_holds_no_secret(admin_client):
     response = admin_client.get("/review")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
@@ -271,6 +298,8 @@ def test_the_review_page_asks_for_the_token_and_holds_no_secret(admin_client):
     assert TOKEN not in html and 'type="password"' in html and 'method="post"' in html
     assert '<script type="module" src="/static/js/review.js">' in html and "<script>" not in html
     assert admin_client.get("/static/js/review.js").status_code == 200
+    head = admin_client.head("/review")  # HEAD wherever GET, as every page
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html")
 
 
 def test_a_method_not_allowed_names_every_method_the_path_takes(admin_client):
