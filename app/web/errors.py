@@ -30,6 +30,7 @@ STATUS = {
     "unknown_job": 404,
     "no_model": 409,
     "too_busy": 429,
+    "no_stimulus_index": 404,
     "not_found": 404,
     "unauthorized": 401,
     "method_not_allowed": 405,

@@ -43,6 +43,8 @@ export function lookUp(root = document) {
     },
     unitDetail: byId('unit-detail'),
     correct: root.getElementById('correct'), // absent when the server keeps no corrections
+    why: byId('why'),
+    whyOverlay: byRole(results, 'why-overlay'),
     config: JSON.parse(byId('page-config').textContent),
   };
 }

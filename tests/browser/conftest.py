@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests import servers
-from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Watch
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, Watch, open_page
 
 
 def _unavailable(reason: str) -> None:
@@ -56,18 +57,9 @@ def browser(chromium_path: str) -> Iterator[object]:
 
 
 def _open(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[object, Watch]]:
-    context = browser.new_context(**options)  # type: ignore[attr-defined]
-    page = context.new_page()
-    watch = Watch(server)
-    page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.on("request", lambda request: watch.requests.append(request.url))
-    page.goto(server + "/")
-    page.wait_for_selector('[data-testid="layer-input"]')
-    yield page, watch
-    context.close()
-    assert watch.errors == [], f"console errors: {watch.errors}"
-    assert watch.foreign() == [], f"requests to other hosts: {watch.foreign()}"
+    yield from open_page(
+        browser, server, options, "/", lambda page: page.wait_for_selector('[data-testid="layer-input"]')
+    )
 
 
 @pytest.fixture
@@ -80,3 +72,18 @@ def desktop(browser: object, server: str) -> Iterator[tuple[object, Watch]]:
 def phone(browser: object, server: str) -> Iterator[tuple[object, Watch]]:
     """A 390x844 touch screen at 3 device pixels per CSS pixel."""
     yield from _open(browser, server, PHONE)
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: the test's own folder, or DIGITPAD_SCREENSHOTS (docs/screenshots to
+    refresh the README's pictures), so a test run leaves the working tree alone."""
+    folder = ROOT / os.environ["DIGITPAD_SCREENSHOTS"] if os.environ.get("DIGITPAD_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_screenshot(page: object, path: Path, element: object | None = None) -> Path:
+    """The visible part of the page (or one element) as a PNG at `path`."""
+    (element or page).screenshot(path=str(path))  # type: ignore[attr-defined]
+    return path

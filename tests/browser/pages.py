@@ -4,8 +4,10 @@ browser and the screens they open the page on, and the watch kept on every page.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,3 +43,22 @@ class Watch:
             for url in self.requests
             if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != host
         ]
+
+
+def open_page(
+    browser: Any, server: str, options: dict[str, object], path: str, ready: Callable[[Any], object]
+) -> Iterator[tuple[Any, Watch]]:
+    """A fresh context on `server + path` with `options`, watched, once `ready(page)` holds; for a fixture
+    to yield from. Afterwards the page must have logged no console error and asked no other host."""
+    context = browser.new_context(**options)
+    page = context.new_page()
+    watch = Watch(server)
+    page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.on("request", lambda request: watch.requests.append(request.url))
+    page.goto(server + path)
+    ready(page)
+    yield page, watch
+    context.close()
+    assert watch.errors == [], f"console errors: {watch.errors}"
+    assert watch.foreign() == [], f"requests to other hosts: {watch.foreign()}"

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.accessibility import axe_violations
-from tests.browser.pages import DESKTOP, PHONE, Watch
+from tests.browser.pages import DESKTOP, PHONE, Watch, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -20,18 +20,13 @@ RENDER_TIMEOUT_MS = 15_000
 
 
 def open_docs(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[Page, Watch]]:
-    context = browser.new_context(**options)  # type: ignore[attr-defined]
-    page = context.new_page()
-    watch = Watch(server)
-    page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.on("request", lambda request: watch.requests.append(request.url))
-    page.goto(server + "/docs")
-    expect(page.locator(PREDICT)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    yield page, watch
-    context.close()
-    assert watch.errors == [], f"console errors: {watch.errors}"
-    assert watch.foreign() == [], f"requests to other hosts: {watch.foreign()}"
+    yield from open_page(
+        browser,
+        server,
+        options,
+        "/docs",
+        lambda page: expect(page.locator(PREDICT)).to_be_visible(timeout=RENDER_TIMEOUT_MS),
+    )
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.accessibility import axe_violations
 from tests.browser.drawing import draw_digit, settle
-from tests.browser.pages import DESKTOP, PHONE, ROOT, Watch
+from tests.browser.pages import DESKTOP, PHONE, ROOT, Watch, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +22,13 @@ RUN_TIMEOUT_MS = 180_000  # a preset on a busy two-core machine
 
 
 def _open_lab(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[Page, Watch]]:
-    context = browser.new_context(**options)  # type: ignore[attr-defined]
-    page = context.new_page()
-    watch = Watch(server)
-    page.on("console", lambda message: message.type == "error" and watch.errors.append(message.text))
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.on("request", lambda request: watch.requests.append(request.url))
-    page.goto(server + "/train")
-    expect(page.get_by_test_id("train-status")).to_have_attribute("data-state", "idle")
-    yield page, watch
-    context.close()
-    assert watch.errors == [], f"console errors: {watch.errors}"
-    assert watch.foreign() == [], f"requests to other hosts: {watch.foreign()}"
+    yield from open_page(
+        browser,
+        server,
+        options,
+        "/train",
+        lambda page: expect(page.get_by_test_id("train-status")).to_have_attribute("data-state", "idle"),
+    )
 
 
 @pytest.fixture

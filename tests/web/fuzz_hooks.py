@@ -6,8 +6,9 @@ image (any bytes are a valid `format: binary`, any string a valid `image`), the 
 the same length, and a correction's `label` is required (and `model` and `guess` allowed) in exactly one
 place, which depends on the body's type. So generated requests get what a client following the document
 sends: a body or multipart part of an image type is a real drawing in that format, and in a *positive*
-case for POST /api/predict or POST /api/corrections a JSON `image` is a real drawing too, a grid is padded
-to a rectangle, and a correction's fields are sent once each, where the API reads them. Everything else
+case of any route that takes a drawing as JSON (POST /api/predict and the routes taking the same inputs)
+a JSON `image` is a real drawing too and a grid is padded to a rectangle; a correction's fields are sent
+once each, where the API reads them. Everything else
 stays as generated.
 
 A negative multipart case holding an empty list for a one-value field is not sent: on the wire that is the
@@ -34,7 +35,6 @@ from tests.factories import DIGIT_STROKES, png_bytes, stroke_image
 
 # Pillow's name for each raw image type POST /api/predict takes.
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF", "image/bmp": "BMP"}
-PREDICT = "/api/predict"
 CORRECTIONS = "/api/corrections"  # takes the drawing in every form /api/predict does
 CORRECTION_FIELDS = ("label", "model", "guess")
 MULTIPART_OPTIONS = ("model", "top_k", "label", "guess")  # one-value form fields of the batch and corrections
@@ -74,7 +74,6 @@ def map_case(context: Any, case: Any) -> Any:
     if (
         meta is None
         or not meta.generation.mode.is_positive
-        or case.operation.path not in (PREDICT, CORRECTIONS)
         or case.media_type != "application/json"
         or not isinstance(body, dict)
     ):

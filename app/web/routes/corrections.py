@@ -15,6 +15,7 @@ from app.web.drawings import IMAGE_TYPES, read_correction
 from app.web.errors import ApiError
 from app.web.predictions import ClientGone, read_for_correction
 from app.web.responses import OrjsonResponse, correction_stats_json, input_json, stored_correction_json
+from app.web.routes.predict import DRAWING_ERRORS
 from app.web.schemas import (
     GUESS_DESCRIPTION,
     LABEL_DESCRIPTION,
@@ -43,18 +44,7 @@ FORM_FIELDS = {
     "guess": {"type": "integer", "minimum": 0, "maximum": 9, "description": GUESS_DESCRIPTION},
 }
 # The answers POST /api/corrections may give besides 201: those of POST /api/predict, a flood, a database away.
-SAVE_ERRORS = error_responses(
-    "unknown_model",
-    "request_timeout",
-    "payload_too_large",
-    "image_too_large",
-    "unsupported_media_type",
-    "invalid_request",
-    "invalid_image",
-    "empty_drawing",
-    "too_many_requests",
-    "storage_unavailable",
-)
+SAVE_ERRORS = error_responses(*DRAWING_ERRORS, "too_many_requests", "storage_unavailable")
 SAVE_ERRORS[429]["headers"] = {
     "Retry-After": {"description": "Seconds until the client may save again.", "schema": {"type": "integer"}}
 }

@@ -13,6 +13,17 @@ from app.web.predictions import ClientGone, answer_batch, answer_one
 from app.web.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
 
 router = APIRouter(prefix="/api/predict", tags=["predict"])
+# What a route taking one drawing (the inputs of POST /api/predict) may answer besides its own errors.
+DRAWING_ERRORS = (
+    "unknown_model",
+    "request_timeout",
+    "payload_too_large",
+    "image_too_large",
+    "unsupported_media_type",
+    "invalid_request",
+    "invalid_image",
+    "empty_drawing",
+)
 
 # No one reads it: the status access logs and metrics record for a request whose client left first.
 CLIENT_CLOSED_REQUEST = 499
@@ -71,16 +82,7 @@ def _json(body: bytes) -> Response:
 @router.post(
     "",
     response_model=PredictionOut,
-    responses=error_responses(
-        "unknown_model",
-        "request_timeout",
-        "payload_too_large",
-        "image_too_large",
-        "unsupported_media_type",
-        "invalid_request",
-        "invalid_image",
-        "empty_drawing",
-    ),
+    responses=error_responses(*DRAWING_ERRORS),
     openapi_extra=PREDICT_BODY,
     summary="Guess the digit in one drawing",
 )
