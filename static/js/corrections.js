@@ -104,7 +104,9 @@ export class CorrectionPanel {
       if (this.#answer !== answer) return; // drawn over meanwhile: the message would be about another drawing
       this.#close();
       this.#setState(STATE.SAVED);
-      this.#say(label === guess ? `Saved: thanks for confirming the ${label}` : `Saved: thanks, it was a ${label}`);
+      const article = label === 8 ? 'an' : 'a';
+      const thanks = label === guess ? `thanks for confirming the ${label}` : `thanks, it was ${article} ${label}`;
+      this.#say(`Saved: ${thanks}`);
       if (hadFocus) this.#els.open.focus();
     } catch (error) {
       if (this.#answer !== answer) return;
