@@ -49,7 +49,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DIGITPAD_DATA_DIR=/srv/digitpad/data
 
 # The data folder is the only place the app writes besides /tmp (the training lab's jobs, cache and trained
-# models): a volume, so it survives a read-only root filesystem, and the server's user owns it.
+# models; the corrections' SQLite database unless DIGITPAD_DATABASE_URL names another): a volume, so it
+# survives a read-only root filesystem, and the server's user owns it.
 RUN groupadd --system --gid 10001 digitpad \
     && useradd --no-log-init --uid 10001 --gid digitpad --home-dir /srv/digitpad --no-create-home \
         --shell /usr/sbin/nologin digitpad \

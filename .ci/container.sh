@@ -209,6 +209,29 @@ print(line)
 EOF
 )
 
+log "a correction kept in the data folder"
+# The image's data folder belongs to the server's user: the default SQLite database is made there.
+python3 - "$url" <<'EOF'
+import json
+import sys
+import urllib.request
+
+url = sys.argv[1]
+bits = "".join("0" * 13 + "11" + "0" * 13 if 4 <= row < 24 else "0" * 28 for row in range(28))
+request = urllib.request.Request(f"{url}/api/corrections", data=json.dumps({"bits": bits, "label": 1}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+with urllib.request.urlopen(request, timeout=30) as response:
+    saved = json.load(response)
+    if response.status != 201 or saved["label"] != 1:
+        sys.exit(f"the correction was not saved: {response.status} {saved}")
+with urllib.request.urlopen(f"{url}/api/corrections/stats", timeout=10) as response:
+    total = json.load(response)["total"]
+if total < 1:
+    sys.exit(f"/api/corrections/stats counts {total} corrections")
+print(f"saved correction {saved['id']}; {total} in the database")
+EOF
+podman exec "$container" ls -l /srv/digitpad/data
+
 log "process user"
 uid=$(podman exec "$container" id -u)
 echo "uid $uid"

@@ -1,4 +1,5 @@
-"""The `digitpad` command: serve, predict, train, evaluate, and build what the app ships beside its models."""
+"""The `digitpad` command: serve, predict, train and evaluate; build what the app ships beside its models;
+the corrections database and its exports."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import json
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DEFAULT_DATA_DIR = Path("data/mnist")
 
@@ -57,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--pendigits", type=Path, help="UCI pendigits-orig.tra(.gz) of pen-stroke digits")
     train.add_argument("--limit", type=int, help="train on the first LIMIT MNIST digits only (quick runs)")
+    train.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="more training examples, e.g. from `digitpad corrections export` (repeatable)",
+    )
     train.add_argument("--out", type=Path, help="model file to write (default: model/ARCHITECTURE.npz)")
     _add_lab_options(train)
     train.set_defaults(run=_train)
@@ -75,6 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
     )
     pack.set_defaults(run=_pack_mnist)
+
+    db = commands.add_parser("db", help="the corrections database (DIGITPAD_DATABASE_URL, or DIGITPAD_DATA_DIR)")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="create the schema, or bring it up to date")
+    upgrade.add_argument("revision", nargs="?", default="head", help="the revision to reach (default: the latest)")
+    upgrade.set_defaults(run=_db_upgrade)
+
+    kept = commands.add_parser("corrections", help="the corrections people saved: counts, and exports to train on")
+    kept_commands = kept.add_subparsers(dest="corrections_command", required=True, metavar="COMMAND")
+    export = kept_commands.add_parser("export", help="write every correction to a file `digitpad train --extra` reads")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .npz file (idx: the prefix)")
+    export.add_argument(
+        "--format",
+        choices=["npz", "idx"],
+        default="npz",
+        help="npz (default), or IDX like MNIST's: FILE-images-idx3-ubyte.gz and FILE-labels-idx1-ubyte.gz",
+    )
+    export.set_defaults(run=_corrections_export)
+    stats = kept_commands.add_parser("stats", help="how many corrections there are, by digit and model")
+    stats.add_argument("--json", action="store_true", help="print GET /api/corrections/stats's JSON")
+    stats.set_defaults(run=_corrections_stats)
 
     index = commands.add_parser(
         "index", help="build every model's stimulus index (what each unit learned) and record it in SHA256SUMS"
@@ -227,9 +260,9 @@ def _train_lab(args: argparse.Namespace) -> int:
             architecture = given.pop("architecture", args.architecture)
         else:
             architecture = args.architecture
-        if args.weight_decay is not None or args.pendigits or args.limit:
+        if args.weight_decay is not None or args.pendigits or args.limit or args.extra:
             raise lab.LabSettingsError(
-                "--weight-decay, --pendigits and --limit are the shipped recipes' settings, not the lab's."
+                "--weight-decay, --pendigits, --limit and --extra are the shipped recipes' settings, not the lab's."
             )
         settings = lab.LabSettings.make(architecture, **given)
     except (OSError, ValueError) as exc:
@@ -307,7 +340,9 @@ def _train(args: argparse.Namespace) -> int:
     out = args.out or resolve_model(args.architecture)
     command = "digitpad " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
     try:
-        model = train.run(args.architecture, recipe, args.data_dir, args.pendigits, out, args.limit, command)
+        model = train.run(
+            args.architecture, recipe, args.data_dir, args.pendigits, out, args.limit, command, args.extra
+        )
     except DataError as exc:
         print(f"digitpad: {exc}", file=sys.stderr)
         return 2
@@ -366,6 +401,99 @@ def _manifest(args: argparse.Namespace) -> int:
         print(f"{digest}  {name}")
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _with_database(work: Callable[[Engine, str], int]) -> int:
+    """`work(engine, url as shown)` on the configured database (DIGITPAD_DATABASE_URL, or SQLite in
+    DIGITPAD_DATA_DIR); a line on stderr and status 2 when the database cannot answer."""
+    from app.config import get_settings
+    from app.core.storage.database import (
+        StorageUnavailable,
+        create_database_engine,
+        database_url,
+        shown,
+        unavailable_reason,
+    )
+
+    settings = get_settings()
+    url = database_url(settings)
+    try:
+        engine = create_database_engine(url, settings.database_timeout)
+    except StorageUnavailable as exc:
+        print(f"digitpad: {exc.reason}", file=sys.stderr)
+        return 2
+    try:
+        return work(engine, shown(url))
+    except Exception as exc:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise
+        print(f"digitpad: the database {shown(url)} cannot answer: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+
+
+def _ready(engine: Engine, where: str) -> bool:
+    """Whether the schema is at the latest revision; says what to do on stderr when it is not."""
+    from app.core.storage.database import current_revision, head_revision
+
+    if (revision := current_revision(engine)) == head_revision():
+        return True
+    print(
+        f"digitpad: the database {where} is at schema revision {revision or 'none'}, not {head_revision()}; "
+        "run `digitpad db upgrade`",
+        file=sys.stderr,
+    )
+    return False
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from app.core.storage.database import head_revision, upgrade
+
+    def work(engine: Engine, where: str) -> int:
+        revision = upgrade(engine, args.revision)
+        latest = " (the latest)" if revision == head_revision() else ""
+        print(f"{where}: schema revision {revision}{latest}")
+        return 0
+
+    return _with_database(work)
+
+
+def _corrections_export(args: argparse.Namespace) -> int:
+    from app.core import corrections
+
+    def work(engine: Engine, where: str) -> int:
+        if not _ready(engine, where):
+            return 2
+        count, paths = corrections.export(engine, args.out, args.format)
+        print(f"wrote {count} corrections to {', '.join(map(str, paths))}")
+        return 0
+
+    return _with_database(work)
+
+
+def _corrections_stats(args: argparse.Namespace) -> int:
+    from app.core import corrections
+    from app.web.responses import correction_stats_json
+
+    def work(engine: Engine, where: str) -> int:
+        if not _ready(engine, where):
+            return 2
+        stats = corrections.stats(engine)
+        if args.json:
+            print(json.dumps(correction_stats_json(stats)))
+            return 0
+        print(f"{stats.total} corrections in {where} ({stats.confirmations} of them confirm the model's guess)")
+        print("digit  saved  misread")
+        for digit in corrections.DIGITS:
+            rate = stats.misread_rate(digit)
+            print(f"{digit:>5}  {stats.by_label[digit]:>5}  {'-' if rate is None else f'{100 * rate:.0f} %':>7}")
+        for model, count in stats.by_model.items():
+            print(f"model {model}: {count}")
+        return 0
+
+    return _with_database(work)
 
 
 def _index(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Settings, read once from environment variables with the DIGITPAD_ prefix.
 
 DIGITPAD_CORS_ORIGINS takes a comma-separated list of origins (or "*"); CORS stays off while it is empty.
-DIGITPAD_TRAINING takes on/off (or true/false, 1/0).
+Booleans take true/false, on/off, yes/no or 1/0.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     # 639 -> 912 predictions/s, p99 33 -> 21 ms). Scale with workers, not threads.
     inference_threads: int = Field(default=1, gt=0)
 
-    # Where the app keeps what it writes (the training lab under training/); relative to the working folder.
+    # Where the app keeps what it writes: the training lab under training/, the corrections database
+    # (digitpad.db) unless database_url names another; relative to the working folder. A volume in containers.
     data_dir: Path = Path("data")
 
     # The training lab (/train, /api/training). Jobs train in processes of their own; these bound them,
@@ -76,6 +77,22 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: Literal["off", "text", "json"] = "off"
 
+    # SQLAlchemy URL of the corrections database; unset, SQLite in data_dir/digitpad.db. Several
+    # replicas need a shared server: postgresql+psycopg://user:password@host/name.
+    database_url: str | None = None
+    # Bring the schema up to date when a worker starts (off: `digitpad db upgrade` does it).
+    database_migrate: bool = True
+    # Seconds to wait for a connection, a lock or a statement before answering 503 storage_unavailable.
+    database_timeout: float = Field(default=5.0, gt=0)
+
+    # Corrections of the page's guesses (POST /api/corrections and the review page); off answers 404.
+    corrections: bool = True
+    # Corrections one client (address) may save per window of seconds, across all workers and replicas.
+    corrections_rate_limit: int = Field(default=60, gt=0)
+    corrections_rate_window: int = Field(default=60, gt=0)
+    # The operator's token for the review page and deleting corrections; unset, there is no review page.
+    admin_token: SecretStr | None = None
+
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
 
@@ -85,6 +102,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("database_url", "admin_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

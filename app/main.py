@@ -23,6 +23,7 @@ from app import __version__
 from app.config import Settings, get_settings
 from app.core.process import keep_freed_memory
 from app.core.registry import ModelRegistry
+from app.core.storage.database import Storage
 from app.core.training import TrainingService
 from app.web.connections import HEAD_LIMITS, HeadLimits
 from app.web.errors import install_error_handlers
@@ -35,7 +36,7 @@ from app.web.middleware import (
 from app.web.observability import ObservabilityMiddleware
 from app.web.openapi import EVERY_ROUTE_ERRORS, openapi_document
 from app.web.predictions import InferenceTurns
-from app.web.routes import docs, explain, health, metrics, models, pages, predict, read, training
+from app.web.routes import corrections, docs, explain, health, metrics, models, pages, predict, read, review, training
 from app.web.training import Dispatcher, Stopping
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         logger.info("Loaded models %s from %s", ", ".join(registry.models), settings.model_dir)
     else:
         logger.error("Not ready: %s", " ".join(registry.failures.values()))
+    storage: Storage | None = None
+    if settings.corrections:
+        # A database that is down is no reason not to serve predictions: requests for corrections retry it.
+        app.state.storage = storage = Storage(settings)
+        await storage.open()
     dispatcher = None
     if settings.training:
         service = await anyio.to_thread.run_sync(TrainingService, settings)
@@ -80,6 +86,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     if dispatcher is not None:
         await dispatcher.stop()  # this worker's training processes end with it
     inference.shutdown()
+    if storage is not None:
+        await anyio.to_thread.run_sync(storage.close)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,6 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     areas = (predict, read, explain, models, health, metrics, pages, docs, *((training,) if settings.training else ()))
     for area in areas:
         app.include_router(area.router)
+    if settings.corrections:
+        app.include_router(corrections.router)
+        if settings.admin_token is not None:  # no token, no review: the routes do not exist
+            app.include_router(corrections.admin)
+            app.include_router(review.router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from app.config import MODEL_DIR, Settings
-from app.nn.data import PenDigit
+from app.nn.data import MNIST_FILES, PenDigit
 from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH, PEN_WIDTH, render_strokes
 
 Stroke = list[tuple[float, float]]
@@ -39,9 +39,17 @@ def scratch_data_dir() -> Path:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has, writing into a
-    scratch data folder."""
-    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), "data_dir": scratch_data_dir(), **overrides})
+    """Settings on the shipped models, writing into a scratch data folder, with corrections on and no admin
+    token, whatever DIGITPAD_ variables the environment has."""
+    defaults = {
+        "model_dir": MODEL_DIR,
+        "cors_origins": (),
+        "data_dir": scratch_data_dir(),
+        "database_url": None,
+        "corrections": True,
+        "admin_token": None,
+    }
+    return Settings(**{**defaults, **overrides})
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -254,3 +262,10 @@ def _ink_profile(strokes: list[np.ndarray], pen_px: int) -> tuple[np.ndarray, np
     left = np.where(has, ink.argmax(axis=1) - offset[0], np.inf)
     right = np.where(has, extent - 1 - ink[:, ::-1].argmax(axis=1) - offset[0], -np.inf)
     return left, right
+def train_dir_from_test_set(folder: Path) -> Path:
+    """A data folder whose MNIST "training" files are the committed test set: enough for quick training runs."""
+    folder.mkdir()
+    for split in ("train", "test"):
+        for source, name in zip(MNIST_FILES["test"], MNIST_FILES[split], strict=True):
+            (folder / f"{name}.gz").symlink_to(TEST_DATA_DIR / f"{source}.gz")
+    return folder

@@ -1,4 +1,5 @@
-"""The `digitpad` command: predict on files, and serve a live server that answers and shuts down cleanly."""
+"""The `digitpad` command: predict on files, serve a live server that answers and shuts down cleanly, and the
+corrections database's commands, from its schema to an export trained on."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
 from app.cli import main
-from app.config import MODEL_DIR
+from app.config import MODEL_DIR, get_settings
+from app.core import corrections
+from app.core.corrections import NewCorrection
+from app.core.storage.database import Storage, head_revision
+from app.nn import extra
+from app.nn.manifest import sha256
+from app.nn.network import load_model
 from tests import servers
-from tests.factories import DIGIT_STROKES, digit_png, pad_number, png_bytes
+from tests.factories import DIGIT_STROKES, digit_png, pad_number, png_bytes, train_dir_from_test_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,6 +107,73 @@ def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
     output = server.output()
     assert server.process.returncode == 0, output
     assert "Application shutdown complete" in output
+
+
+@pytest.fixture
+def database_env(monkeypatch, tmp_path):
+    """The CLI's settings on a SQLite database in a temporary data folder."""
+    monkeypatch.delenv("DIGITPAD_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DIGITPAD_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def test_db_upgrade_makes_the_schema_and_the_commands_refuse_a_database_without_it(database_env, capsys):
+    assert main(["corrections", "stats"]) == 2
+    assert "run `digitpad db upgrade`" in capsys.readouterr().err
+    assert main(["db", "upgrade", "0001"]) == 0
+    assert "schema revision 0001\n" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert f"schema revision {head_revision()} (the latest)" in capsys.readouterr().out
+    assert (database_env / "digitpad.db").is_file()
+
+
+def test_a_database_that_cannot_answer_exits_2_saying_why(monkeypatch, capsys):
+    monkeypatch.setenv("DIGITPAD_DATABASE_URL", f"postgresql://nobody:s3cret@127.0.0.1:{servers.free_port()}/none")
+    monkeypatch.setenv("DIGITPAD_DATABASE_TIMEOUT", "2")
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "upgrade"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "cannot answer" in err and "127.0.0.1" in err and "s3cret" not in err
+
+
+def test_corrections_export_round_trips_into_a_tiny_training_run(database_env, tmp_path, capsys):
+    assert main(["db", "upgrade"]) == 0
+    storage = Storage(get_settings())
+    rng = np.random.default_rng(2)
+    saved = [((rng.random((28, 28)) < 0.2).astype(np.uint8), label) for label in (7, 7, 1, 3)]
+    for bits, label in saved:
+        storage.call(
+            lambda engine, bits=bits, label=label: corrections.save(engine, NewCorrection(bits, label, "cnn", 1))
+        )
+    storage.close()
+    capsys.readouterr()
+
+    assert main(["corrections", "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["total"] == 4 and stats["by_label"]["7"] == 2 and stats["by_model"] == {"cnn": 4}
+    assert main(["corrections", "stats"]) == 0
+    assert "4 corrections" in capsys.readouterr().out
+
+    assert main(["corrections", "export", "--out", str(tmp_path / "corrections.npz")]) == 0
+    assert "wrote 4 corrections" in capsys.readouterr().out
+    assert main(["corrections", "export", "--format", "idx", "--out", str(tmp_path / "corrections")]) == 0
+    for path in (tmp_path / "corrections.npz", tmp_path / "corrections-images-idx3-ubyte.gz"):
+        bits, labels = extra.read(path)
+        np.testing.assert_array_equal(bits, np.stack([b for b, _ in saved]))
+        assert labels.tolist() == [7, 7, 1, 3]
+
+    out = tmp_path / "model" / "logreg.npz"
+    mnist = train_dir_from_test_set(tmp_path / "mnist")
+    args = ["--data-dir", str(mnist), "--limit", "300", "--epochs", "1", "--out", str(out)]
+    assert main(["train", "logreg", *args, "--extra", str(tmp_path / "corrections.npz")]) == 0
+    training = load_model(out).meta["training"]
+    assert training["extra"] == [{"file": "corrections.npz", "sha256": sha256(tmp_path / "corrections.npz")}]
+    assert training["train_examples"] == 300 - 60 + 4  # MNIST less its validation fifth, and the corrections
 
 
 def test_train_lab_reports_the_figures_the_events_stream_sends_and_writes_the_same_model(tmp_path, capsys):

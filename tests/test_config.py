@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -37,6 +39,8 @@ def test_lists_are_comma_separated_and_levels_any_case(monkeypatch):
         ("DIGITPAD_ACCESS_LOG", "xml"),
         ("DIGITPAD_LOG_LEVEL", "loud"),
         ("DIGITPAD_MAX_IMAGE_SIDE", "many"),
+        ("DIGITPAD_CORRECTIONS_RATE_LIMIT", "0"),
+        ("DIGITPAD_CORRECTIONS", "sometimes"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_setting(monkeypatch, name, value):
@@ -48,3 +52,21 @@ def test_a_bad_value_is_refused_naming_the_setting(monkeypatch, name, value):
 
 def test_settings_are_read_once():
     assert get_settings() is get_settings()
+
+
+def test_corrections_settings_default_to_sqlite_in_the_data_folder_and_read_on_off(monkeypatch):
+    for name in ("DIGITPAD_DATA_DIR", "DIGITPAD_DATABASE_URL", "DIGITPAD_ADMIN_TOKEN", "DIGITPAD_CORRECTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.data_dir == Path("data") and settings.database_url is None
+    assert settings.corrections is True and settings.admin_token is None and settings.database_migrate is True
+    assert (settings.corrections_rate_limit, settings.corrections_rate_window) == (60, 60)
+    monkeypatch.setenv("DIGITPAD_CORRECTIONS", "off")
+    monkeypatch.setenv("DIGITPAD_DATABASE_MIGRATE", "off")
+    monkeypatch.setenv("DIGITPAD_ADMIN_TOKEN", "  ")  # an empty value is no token: no review page
+    monkeypatch.setenv("DIGITPAD_DATABASE_URL", "")
+    settings = Settings()
+    assert settings.corrections is False and settings.database_migrate is False
+    assert settings.admin_token is None and settings.database_url is None
+    monkeypatch.setenv("DIGITPAD_ADMIN_TOKEN", "s3cret")
+    assert "s3cret" not in repr(Settings())  # a secret, never printed

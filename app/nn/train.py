@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.nn import data, manifest
+from app.nn import data, extra, manifest
 from app.nn.augment import Augmentation
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.network import ARCHITECTURES, Architecture, Model, Network
@@ -86,7 +86,9 @@ class Dataset:
     pen_val_y: np.ndarray | None
 
 
-def load_dataset(recipe: Recipe, data_dir: Path, pendigits: Path | None, limit: int | None = None) -> Dataset:
+def load_dataset(
+    recipe: Recipe, data_dir: Path, pendigits: Path | None, limit: int | None = None, extras: Sequence[Path] = ()
+) -> Dataset:
     images, labels = data.load_mnist(data_dir, "train")
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -109,6 +111,10 @@ def load_dataset(recipe: Recipe, data_dir: Path, pendigits: Path | None, limit: 
         if unseen:
             val_grey, pen_val_y = data.pendigit_inputs(unseen, PEN_VALIDATION_WIDTHS)
             pen_val_x = binarize(val_grey)
+    for path in extras:  # already the networks' inputs: augmented and binarised batch by batch like the rest
+        extra_x, extra_y = extra.read(path)
+        train_x = np.concatenate([train_x, extra_x.astype(np.float32)])
+        train_y = np.concatenate([train_y, extra_y])
     return Dataset(train_x, train_y, binarize(grey[val_idx]), labels[val_idx], pen_val_x, pen_val_y)
 
 
@@ -203,10 +209,11 @@ def run(
     out: Path,
     limit: int | None = None,
     command: str = "",
+    extras: Sequence[Path] = (),
 ) -> Model:
     """The whole `digitpad train`: data, training, test metrics, and the model file."""
     started = time.monotonic()
-    dataset = load_dataset(recipe, data_dir, pendigits, limit)
+    dataset = load_dataset(recipe, data_dir, pendigits, limit, extras)
     network, history = train(name, recipe, dataset)
     test_images, test_labels = data.load_mnist(data_dir, "test")
     test_x = binarize(data.mnist_inputs(test_images, "preprocessing the MNIST test set"))
@@ -235,6 +242,7 @@ def run(
             **{k: v for k, v in asdict(recipe).items() if k != "augmentation"},
             "augmentation": recipe.augmentation.to_json(),
             "train_examples": len(dataset.train_x),
+            "extra": [{"file": path.name, "sha256": manifest.sha256(path)} for path in extras],
             "wall_time_s": round(wall, 1),
             "command": command,
             "history": history,

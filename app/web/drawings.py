@@ -19,11 +19,18 @@ from starlette.requests import Request
 from app.config import Settings
 from app.web.decoding import NetworkInput, Source
 from app.web.errors import ApiError, from_validation_error
-from app.web.schemas import BatchJSON, PredictJSON
+from app.web.schemas import BatchJSON, CorrectionFields, CorrectionJSON, PredictJSON
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")  # a raw image body
 Parsed = TypeVar("Parsed", bound=BaseModel)
 ACCEPTED = ", ".join(IMAGE_TYPES) + ", multipart/form-data or application/json"
+CORRECTION_FIELDS = tuple(CorrectionFields.model_fields)  # label, model, guess
+
+
+@dataclass(frozen=True)
+class CorrectionDrawing:
+    source: Source
+    fields: CorrectionFields
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,56 @@ async def read_drawing(request: Request) -> Source:
                 raise ApiError("invalid_request", "The multipart body needs the image as a file in the field `image`.")
             return await upload.read()
     if kind == "application/json":
-        payload = await _parse_json(PredictJSON, await request.body())
-        if payload.bits is not None:
-            return NetworkInput(payload.bits)
-        return payload.image if payload.image is not None else payload.pixels or []
+        return _json_source(await _parse_json(PredictJSON, await request.body()))
     raise _unsupported(kind)
+
+
+async def read_correction(request: Request, query: dict[str, object]) -> CorrectionDrawing:
+    """The drawing in a POST /api/corrections body, in any form /api/predict takes, and what it says about
+    it: `label`, `model` and `guess` in the JSON, or for an image or multipart body in the query string
+    (multipart: or as form fields), each given once."""
+    kind = media_type(request)
+    given = {name: value for name, value in query.items() if value is not None}
+    if kind in IMAGE_TYPES:
+        return CorrectionDrawing(await request.body(), _correction_fields(given))
+    if kind == "multipart/form-data":
+        async with _form(request, max_files=1) as form:
+            upload = form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise ApiError("invalid_request", "The multipart body needs the image as a file in the field `image`.")
+            in_form = {name: value for name in CORRECTION_FIELDS if isinstance(value := form.get(name), str)}
+            if twice := sorted(in_form.keys() & given.keys()):
+                raise ApiError(
+                    "invalid_request", f"`{twice[0]}` is both a form field and a query parameter; send it once."
+                )
+            return CorrectionDrawing(await upload.read(), _correction_fields({**given, **in_form}))
+    if kind == "application/json":
+        if given:
+            raise ApiError(
+                "invalid_request", f"With a JSON body, send `{next(iter(given))}` in the JSON, not in the query string."
+            )
+        payload = await _parse_json(CorrectionJSON, await request.body())
+        fields = CorrectionFields(label=payload.label, model=payload.model, guess=payload.guess)
+        return CorrectionDrawing(_json_source(payload), fields)
+    raise _unsupported(kind)
+
+
+def _json_source(payload: PredictJSON) -> Source:
+    if payload.bits is not None:
+        return NetworkInput(payload.bits)
+    return payload.image if payload.image is not None else payload.pixels or []
+
+
+def _correction_fields(values: dict[str, object]) -> CorrectionFields:
+    if "label" not in values:
+        raise ApiError(
+            "invalid_request",
+            "Say which digit the drawing really is: `label`, 0 to 9, as a query parameter (or a form field).",
+        )
+    try:
+        return CorrectionFields.model_validate(values)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
 
 
 async def read_batch(request: Request, settings: Settings) -> Batch:

@@ -33,7 +33,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                     del operation["responses"]["422"]
         for name in ("HTTPValidationError", "ValidationError"):
             document.get("components", {}).get("schemas", {}).pop(name, None)
-        for path in ("/api/predict", "/api/read"):  # one drawing each, in the same forms
+        for path in ("/api/predict", "/api/read", "/api/corrections"):  # one drawing each, in the same forms
+            if path not in paths:  # the corrections may be switched off
+                continue
             drawing = paths[path]["post"]["requestBody"]["content"]
             pixels = drawing["application/json"]["schema"]["properties"]["pixels"]
             pixels["maxItems"] = pixels["items"]["maxItems"] = settings.max_image_side

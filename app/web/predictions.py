@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -29,6 +29,9 @@ ASK_AFTER_S = 0.05  # a request that waited longer for its turn is checked for a
 # Requests that arrive meanwhile take their turns between a big batch's, and a batch whose client
 # has gone stops at the end of the turn it is in.
 BATCH_TURN = 32
+CORRECTION_GUESSES = 3  # the model's guesses kept with a correction
+
+Answer = TypeVar("Answer")
 
 
 class ClientGone(Exception):
@@ -48,7 +51,7 @@ class InferenceTurns:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="inference")
         self.turns = asyncio.Semaphore(threads)
 
-    async def run(self, request: Request, ask_after: float, work: Callable[..., bytes], *args: Any) -> bytes:
+    async def run(self, request: Request, ask_after: float, work: Callable[..., Answer], *args: Any) -> Answer:
         queued = time.perf_counter()
         async with self.turns:
             # Asking costs about as much as a tenth of a prediction; a client heard from moments ago is
@@ -116,6 +119,12 @@ async def answer_number(
     """The JSON answer for a number: its digits, each with its box and guesses. Raises ImageError,
     EmptyDrawing, DigitPadError too_many_digits or ClientGone."""
     return await inference.run(request, ASK_AFTER_S, _answer_number, model, source, top_k, activations, settings)
+async def read_for_correction(
+    model: Model, source: Source, settings: Settings, inference: InferenceTurns, request: Request
+) -> Prediction:
+    """A correction's drawing as the network sees it, and the model's guesses on it (no activations).
+    Raises ImageError, EmptyDrawing or ClientGone."""
+    return await inference.run(request, ASK_AFTER_S, _read_one, model, source, settings)
 
 
 async def answer_explain(
@@ -168,6 +177,9 @@ def _answer_number(model: Model, source: Source, top_k: int, activations: bool, 
     for digit in reading.digits:
         observe_prediction(model.name, digit.prediction.prediction, forward / 1000)
     return orjson.dumps(reading_json(reading))
+def _read_one(model: Model, source: Source, settings: Settings) -> Prediction:
+    pre, timings = network_input(source, settings)
+    return predict(model, pre, CORRECTION_GUESSES, activations=False, timings=timings)
 
 
 def _answer_turn(

@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 from starlette.responses import Response
 
+from app.core.corrections import DIGITS, Correction, Stats
 from app.core.explanations import Explanation, StimulusSource
 from app.core.inference import Prediction
 from app.core.numbers import Reading
@@ -130,6 +131,37 @@ def model_json(model: Model) -> dict[str, Any]:
         "parameters": network.parameter_count,
         "layers": [layer_json(network, info, title) for info, title in zip(network.visible, titles, strict=True)],
         "test_accuracy": test.get("accuracy"),
+    }
+
+
+def input_json(bits: np.ndarray) -> dict[str, Any]:
+    """The network's input as the API gives it: 784 characters of 0 and 1, row by row."""
+    height, width = bits.shape
+    return {"width": width, "height": height, "bits": (bits.reshape(-1) + ord("0")).astype(np.uint8).tobytes().decode()}
+
+
+def correction_stats_json(stats: Stats) -> dict[str, Any]:
+    """Correction counts as GET /api/corrections/stats gives them: every digit present, as a string key."""
+    rates = {str(d): None if (rate := stats.misread_rate(d)) is None else round(rate, 4) for d in DIGITS}
+    return {
+        "total": stats.total,
+        "confirmations": stats.confirmations,
+        "by_label": {str(d): stats.by_label[d] for d in DIGITS},
+        "by_model": stats.by_model,
+        "misread_rate": rates,
+    }
+
+
+def stored_correction_json(correction: Correction) -> dict[str, Any]:
+    """A stored correction as the review API lists it."""
+    return {
+        "id": correction.id,
+        "created_at": correction.created_at.isoformat(timespec="seconds"),
+        "label": correction.label,
+        "model": correction.model,
+        "guess": correction.guess,
+        "guesses": [{"digit": g.digit, "probability": g.probability} for g in correction.guesses],
+        "bits": input_json(correction.bits)["bits"],
     }
 
 

@@ -123,6 +123,52 @@ class PredictJSON(BaseModel):
         return data
 
 
+Digit = Annotated[int, Field(ge=0, le=9)]
+ModelName = Annotated[str, Field(max_length=64, description="Model name; the server's default when absent.")]
+LABEL_DESCRIPTION = "The digit the drawing really is, 0 to 9."
+GUESS_DESCRIPTION = (
+    "The guess the person was shown (their own confirmation when it equals `label`); the model's first "
+    "guess on this input when absent."
+)
+
+
+class CorrectionFields(BaseModel):
+    """What a correction says about its drawing: from the query string, or the fields of a multipart form."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    label: Digit = Field(description=LABEL_DESCRIPTION)
+    model: ModelName | None = None
+    guess: Digit | None = Field(None, description=GUESS_DESCRIPTION)
+
+
+def _correction(schema: dict[str, Any]) -> None:
+    """CorrectionJSON's schema: the drawing exactly as PredictJSON's, with the correction's own examples."""
+    _one_drawing(schema)
+    schema["examples"] = [
+        {"bits": SEVEN_BITS, "label": 7, "model": "cnn", "guess": 1},
+        {"image": SEVEN_PNG, "label": 7},
+    ]
+
+
+class CorrectionJSON(PredictJSON):
+    """A drawing in any of the JSON forms POST /api/predict takes, and the digit it really is."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema: _correction(schema))
+
+    label: Annotated[int, Field(ge=0, le=9, strict=True, description=LABEL_DESCRIPTION)]
+    model: ModelName | None = None
+    guess: Annotated[int | None, Field(ge=0, le=9, strict=True, description=GUESS_DESCRIPTION)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_digits(cls, given: Any) -> Any:
+        """A JSON integer as JSON Schema means it: 7.0 is 7 (never "7", 7.5 or true)."""
+        if not isinstance(given, dict):
+            return given
+        return {**given, **{key: int(given[key]) for key in ("label", "guess") if _integral(given.get(key))}}
+
+
 class BatchJSON(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -244,6 +290,39 @@ class UnitOut(BaseModel):
     min: float
     max: float
     weights: list[float] = Field(description="The weights, row-major in `shape`.")
+
+
+class CorrectionOut(BaseModel):
+    id: int = Field(description="The correction's id, for the review page.")
+    label: int = Field(ge=0, le=9)
+    input: InputOut = Field(description="What was stored: the network's input, as in POST /api/predict.")
+
+
+class CorrectionStatsOut(BaseModel):
+    total: int = Field(description="Corrections and confirmations stored.")
+    confirmations: int = Field(description="Of them, drawings whose label is the model's guess.")
+    by_label: dict[str, int] = Field(description='Per digit "0" to "9", every digit present.')
+    by_model: dict[str, int] = Field(description="Per model whose guess was corrected or confirmed.")
+    misread_rate: dict[str, float | None] = Field(
+        description='Per digit "0" to "9": the share of its stored drawings the model read as another digit '
+        "(null while there are none). Corrections are sent far more often than confirmations, so this is the "
+        "rate among what people chose to send, not the model's error rate."
+    )
+
+
+class StoredCorrectionOut(BaseModel):
+    id: int
+    created_at: str = Field(description="When it was saved, ISO 8601 in UTC.")
+    label: int = Field(ge=0, le=9)
+    model: str
+    guess: int | None = Field(description="The guess the person saw; null when it is not known.")
+    guesses: list[GuessOut] = Field(description="The model's own best guesses on the input, best first.")
+    bits: str = Field(description="The network's 28x28 input: 784 characters of 0 and 1, row by row.")
+
+
+class CorrectionPageOut(BaseModel):
+    corrections: list[StoredCorrectionOut] = Field(description="Newest first.")
+    next_before: int | None = Field(description="Pass as `before` for the next page; null on the last one.")
 
 
 Map = list[list[float]]

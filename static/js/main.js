@@ -1,10 +1,11 @@
 /**
- * Wires the pads, the live guessers, the results, the explanations, the network view and the model switch
- * together. Two modes, each with its own pad and drawing: one digit (POST /api/predict) and a whole number
- * (POST /api/read), whose chosen digit the network view shows.
+ * Wires the pads, the live guessers, the results, the explanations, the network view, the model switch and
+ * the corrections together. Two modes, each with its own pad and drawing: one digit (POST /api/predict) and
+ * a whole number (POST /api/read), whose chosen digit the network view shows.
  */
 
 import { UnitResource, UnitWeights, describeModel, explain, predict, readNumber } from './api.js';
+import { CorrectionPanel } from './corrections.js';
 import { Explainer, WhyView } from './explain.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
@@ -40,6 +41,7 @@ const numberView = new NumberView(els.number, numberPad.imageSize);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);
 const weights = new UnitWeights();
+const correction = config.corrections && els.correct ? new CorrectionPanel(els.correct) : null;
 const stimuli = new UnitResource('/stimuli');
 const stimuliView = new StimuliView(els.unitDetail.querySelector('[data-role="stimuli"]'));
 const why = new WhyView(els.why, els.whyOverlay);
@@ -72,6 +74,7 @@ const guesser = new LiveGuesser({
     blank() {
       results.empty();
       if (mode === 'digit') view.clear();
+      correction?.withdraw();
       explainer.cancel();
       why.clear();
     },
@@ -81,10 +84,12 @@ const guesser = new LiveGuesser({
       if (request.model === model && mode === 'digit') view.update(answer.layers ?? []);
       if (current && !pad.drawing) {
         results.announce(answer);
+        correction?.offer(answer);
         explainGuess(answer, request);
       }
     },
     error(error) {
+      correction?.withdraw();
       if (error.code === 'empty_drawing') {
         results.empty();
         if (mode === 'digit') view.clear();
@@ -161,6 +166,7 @@ function switchModel(name) {
   els.modelDescription.textContent = `${models.get(model).title}: ${models.get(model).description}`;
   view.build(models.get(model));
   detail.reset();
+  correction?.withdraw();
   stimuliView.reset();
   shownStimuli = null;
   guessers[mode].settle();
@@ -234,8 +240,11 @@ els.unitDetail.addEventListener('close', ({ detail: { hadFocus } }) => {
 for (const [name, drawn] of Object.entries(pads)) {
   const live = guessers[name];
   const shown = name === 'digit' ? results : numberView;
+  // A correction belongs to the digit pad's guess: any change to that drawing withdraws the offer.
+  const withdraw = name === 'digit' ? () => correction?.withdraw() : () => {};
   drawn.addEventListener('strokestart', () => {
     syncTools();
+    withdraw();
     shown.pending();
     live.changed();
   });
@@ -243,6 +252,7 @@ for (const [name, drawn] of Object.entries(pads)) {
   drawn.addEventListener('strokeend', () => live.settle());
   drawn.addEventListener('change', () => {
     syncTools();
+    withdraw();
     live.settle();
   });
   drawn.addEventListener('toolchange', syncTools);

@@ -64,6 +64,7 @@ export function lookUp(root = document) {
       diverging: Array.from(root.querySelectorAll('[data-role="diverging-scale"]')),
     },
     unitDetail: byId('unit-detail'),
+    correct: root.getElementById('correct'), // absent when the server keeps no corrections
     why: byId('why'),
     whyOverlay: byRole(results, 'why-overlay'),
     config: JSON.parse(byId('page-config').textContent),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.nn import extra
 from app.nn.augment import Augmentation
 from app.nn.data import mnist_inputs
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.preprocess import binarize
-from app.nn.train import RECIPES, Dataset, recipe_with, train
+from app.nn.train import RECIPES, Dataset, load_dataset, recipe_with, train
+from tests.factories import train_dir_from_test_set
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +57,19 @@ def test_augmentation_keeps_digits_recognisable(small_dataset):
     assert 0 < changed.mean() < 0.15  # moved a little, not scrambled
     ink_ratio = warped.sum(axis=(1, 2)) / plain.sum(axis=(1, 2))
     assert 0.5 < np.median(ink_ratio) < 1.6
+
+
+def test_extra_examples_join_the_training_set_as_they_are(tmp_path, mnist_test):
+    rng = np.random.default_rng(1)
+    bits = (rng.random((30, 28, 28)) < 0.2).astype(np.uint8)
+    labels = rng.integers(0, 10, 30).astype(np.uint8)
+    path = extra.write_npz(tmp_path / "corrections.npz", bits, labels)
+    mnist_dir = train_dir_from_test_set(tmp_path / "mnist")
+    recipe = recipe_with("logreg", epochs=1)
+    plain = load_dataset(recipe, mnist_dir, None, limit=500)
+    mixed = load_dataset(recipe, mnist_dir, None, limit=500, extras=[path, path])
+    assert len(mixed.train_x) == len(plain.train_x) + 60
+    np.testing.assert_array_equal(mixed.train_x[: len(plain.train_x)], plain.train_x)
+    np.testing.assert_array_equal(mixed.train_x[-30:], bits.astype(np.float32))
+    np.testing.assert_array_equal(mixed.train_y[-30:], labels)
+    np.testing.assert_array_equal(mixed.val_x, plain.val_x)  # validation is untouched

@@ -1,12 +1,14 @@
 """Schemathesis hooks for fuzzing the API (tests/web/test_schema_fuzz.py, and `schemathesis run` through
 schemathesis.toml): what JSON Schema cannot say about a drawing, and the one answer it cannot predict.
 
-The document is exact where JSON Schema can be; two of its promises are words only. An image holds an
-image (any bytes are a valid `format: binary`, any string a valid `image`), and the rows of `pixels` are
-all the same length. So generated requests get what a client following the document sends: a body or
-multipart part of an image type is a real drawing in that format, and in a *positive* case of any route
-that takes a drawing as JSON (POST /api/predict and the routes taking the same inputs) a JSON `image` is a
-real drawing too and a grid is padded to a rectangle. Everything else
+The document is exact where JSON Schema can be; three of its promises are words only. An image holds an
+image (any bytes are a valid `format: binary`, any string a valid `image`), the rows of `pixels` are all
+the same length, and a correction's `label` is required (and `model` and `guess` allowed) in exactly one
+place, which depends on the body's type. So generated requests get what a client following the document
+sends: a body or multipart part of an image type is a real drawing in that format, and in a *positive*
+case of any route that takes a drawing as JSON (POST /api/predict and the routes taking the same inputs)
+a JSON `image` is a real drawing too and a grid is padded to a rectangle; a correction's fields are sent
+once each, where the API reads them. Everything else
 stays as generated.
 
 A negative multipart case holding an empty list for a one-value field is not sent: on the wire that is the
@@ -34,7 +36,9 @@ from tests.factories import DIGIT_STROKES, png_bytes, stroke_image
 
 # Pillow's name for each raw image type POST /api/predict takes.
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF", "image/bmp": "BMP"}
-MULTIPART_OPTIONS = ("model", "top_k")  # the batch's one-value form fields
+CORRECTIONS = "/api/corrections"  # takes the drawing in every form /api/predict does
+CORRECTION_FIELDS = ("label", "model", "guess")
+MULTIPART_OPTIONS = ("model", "top_k", "label", "guess")  # one-value form fields of the batch and corrections
 
 
 @lru_cache
@@ -66,6 +70,8 @@ for _media_type, _fmt in IMAGE_FORMATS.items():
 def map_case(context: Any, case: Any) -> Any:
     meta = case.meta
     body = case.body
+    if meta is not None and meta.generation.mode.is_positive and case.operation.path == CORRECTIONS:
+        _fields_once(case)
     if (
         meta is None
         or not meta.generation.mode.is_positive
@@ -80,6 +86,21 @@ def map_case(context: Any, case: Any) -> Any:
     elif isinstance(body.get("pixels"), list) and body["pixels"]:
         case.body = {**body, "pixels": _rectangle(body["pixels"])}
     return case
+
+
+def _fields_once(case: Any) -> None:
+    """A correction's `label`, `model` and `guess` are read from one place each, which the document cannot
+    tie to the body's type (every place is optional on its own): from the JSON for a JSON body, else from
+    the query or, for multipart, the form. A positive case gets them where the API reads them: a query
+    parameter the body also has is dropped, and a label missing from both is added to the query."""
+    query = dict(case.query or {})
+    body = case.body if isinstance(case.body, dict) else {}
+    for name in CORRECTION_FIELDS:
+        if case.media_type == "application/json" or body.get(name) is not None:
+            query.pop(name, None)
+    if case.media_type != "application/json" and body.get("label") is None and query.get("label") is None:
+        query["label"] = _digit(case.body)
+    case.query = query
 
 
 @schemathesis.hook

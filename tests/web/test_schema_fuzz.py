@@ -17,6 +17,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
+from schemathesis.config._auth import AuthConfig
 
 import tests.web.fuzz_hooks  # noqa: F401  (registers the hooks schemathesis.toml names)
 from app.config import ROOT
@@ -26,13 +27,28 @@ from tests.factories import make_settings
 CONFIG = ROOT / "schemathesis.toml"
 
 
+ADMIN_TOKEN = "a-token-for-fuzzing-the-review-api"
+# Schemathesis sends the token where the document says a route needs it, so the review API's own
+# validation is fuzzed too; its ignored_auth check sends such requests again without it, expecting 401.
+AUTH = AuthConfig(openapi={"adminToken": {"bearer": ADMIN_TOKEN}})
+
+
 @pytest.fixture(scope="module")
 def api_schema() -> Iterator[Any]:
     # Generated training requests are refused past the smallest run (documented 422s), so the few accepted
-    # train for a moment, not for minutes.
-    app = create_app(make_settings(training_max_epochs=1, training_max_examples=500))
+    # train for a moment, not for minutes. With an admin token set, so the review API is in the document too,
+    # and no rate limit to speak of, so that every generated correction is read and saved, not refused 429.
+    settings = make_settings(
+        training_max_epochs=1,
+        training_max_examples=500,
+        admin_token=ADMIN_TOKEN,
+        corrections_rate_limit=1_000_000,
+    )
+    app = create_app(settings)
     with TestClient(app):  # runs the lifespan: the models are loaded before the first case
-        yield schemathesis.openapi.from_asgi("/openapi.json", app, config=SchemathesisConfig.from_path(CONFIG))
+        config = SchemathesisConfig.from_path(CONFIG)
+        config.projects.default.auth = AUTH
+        yield schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

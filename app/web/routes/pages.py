@@ -21,9 +21,11 @@ from app.web.responses import model_json
 router = APIRouter(tags=["pages"])
 
 
-def page_config(registry: ModelRegistry, training: bool = False) -> dict[str, Any]:
-    """What the page needs to know: the models with their layers, and how to draw what the server reads."""
+def page_config(registry: ModelRegistry, training: bool = False, corrections: bool = True) -> dict[str, Any]:
+    """What the page needs to know: the models with their layers, how to draw what the server reads, and
+    whether the training lab is on and corrections are kept."""
     return {
+        "corrections": corrections,
         "models": [model_json(m) for m in registry.models.values()],
         "default_model": registry.default,
         "training": training,  # whether the lab is on: the page links to it
@@ -42,8 +44,8 @@ def page_config(registry: ModelRegistry, training: bool = False) -> dict[str, An
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def index(request: Request, registry: RegistryDep, templates: TemplatesDep) -> Response:
-    config = page_config(registry, request.app.state.settings.training)
+async def index(request: Request, registry: RegistryDep, templates: TemplatesDep, settings: SettingsDep) -> Response:
+    config = page_config(registry, settings.training, settings.corrections)
     return templates.TemplateResponse(
         request,
         "index.html",
