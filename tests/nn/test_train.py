@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.nn.augment import Augmentation
+from app.nn.augment import Augmentation, elastic_field
 from app.nn.data import mnist_inputs
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.preprocess import binarize
-from app.nn.train import RECIPES, Dataset, recipe_with, train
+from app.nn.train import RECIPES, Dataset, StepReport, learning_rate, recipe_with, train
+from tests.factories import agreement
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,50 @@ def test_augmentation_keeps_digits_recognisable(small_dataset):
     assert 0 < changed.mean() < 0.15  # moved a little, not scrambled
     ink_ratio = warped.sum(axis=(1, 2)) / plain.sum(axis=(1, 2))
     assert 0.5 < np.median(ink_ratio) < 1.6
+
+
+def test_elastic_distortion_bends_digits_by_about_the_asked_distance(small_dataset):
+    field = elastic_field(64, 1.5, 4.0, np.random.default_rng(0))
+    assert field.shape == (64, 2, 28, 28)
+    np.testing.assert_allclose(np.sqrt((field**2).sum(axis=1).mean(axis=(1, 2))), 1.5, rtol=1e-6)
+    # smooth: neighbouring pixels move almost together
+    assert np.abs(np.diff(field, axis=3)).mean() < 0.2 * np.abs(field).mean()
+    grey = small_dataset.train_x[:200]
+    elastic = Augmentation(elastic_px=1.5)
+    a = elastic.apply(grey.copy(), np.random.default_rng(4))
+    b = elastic.apply(grey.copy(), np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)  # deterministic for a seed
+    plain = binarize(grey)
+    changed = (a != plain).mean(axis=(1, 2))
+    assert 0.01 < changed.mean() < 0.15
+    shares = [agreement(p, q) for p, q in zip(plain, a, strict=True) if p.any()]
+    assert np.median(shares) > 0.6  # the same strokes, a pixel or so away
+
+
+def test_callbacks_see_every_step_and_epoch_and_can_stop_the_run(small_dataset):
+    recipe = recipe_with("logreg", epochs=2, batch_size=500, warmup_epochs=1.0, seed=3)
+    steps, epochs = [], []
+    _, history = train("logreg", recipe, small_dataset, on_step=steps.append, on_epoch=epochs.append)
+    assert [s.step for s in steps] == list(range(1, 9)) and {s.total_steps for s in steps} == {8}
+    assert [s.epoch for s in steps] == [1] * 4 + [2] * 4
+    assert epochs == history
+    lrs = [s.lr for s in steps]
+    assert lrs[:4] == pytest.approx([0.0125, 0.025, 0.0375, 0.05])  # warm-up, then the cosine down
+    assert lrs[4] == pytest.approx(0.05) and lrs[4] > lrs[5] > lrs[6] > lrs[7] > 0
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(report: StepReport) -> None:
+        if report.step == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train("logreg", recipe, small_dataset, on_step=stop_after_three)
+
+
+def test_the_learning_rate_schedule_without_warm_up_is_the_cosine():
+    recipe = recipe_with("cnn", lr=0.1)
+    assert learning_rate(recipe, 0, 100, 10) == pytest.approx(0.1)
+    assert learning_rate(recipe, 50, 100, 10) == pytest.approx(0.05)
+    assert learning_rate(recipe, 100, 100, 10) == pytest.approx(0.0)
