@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     crossval.add_argument(
         "--out", type=Path, help="report to write (default: model/ARCHITECTURE.crossval.json beside the model)"
     )
+    crossval.add_argument(
+        "--resume", action="store_true", help="keep the folds the report at --out already has; run the others"
+    )
     crossval.add_argument("--error-sheet", type=Path, help="also draw every misread drawing into this PNG")
     crossval.set_defaults(run=_crossval)
 
@@ -233,6 +236,7 @@ def _crossval(args: argparse.Namespace) -> int:
 
     out = args.out or resolve_model(args.architecture).with_suffix(".crossval.json")
     try:
+        previous = json.loads(out.read_text()) if args.resume and out.is_file() else None
         report = crossval.crossval(
             args.architecture,
             _recipe(args),
@@ -244,6 +248,7 @@ def _crossval(args: argparse.Namespace) -> int:
             limit=args.limit,
             command=_command_line(),
             on_fold=lambda partial: crossval.save_report(partial, out),
+            previous=previous,
         )
     except (DataError, ValueError) as exc:
         print(f"digitpad: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +148,13 @@ def crossval(
     limit: int | None = None,
     command: str = "",
     on_fold: Callable[[dict[str, Any]], None] | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the folds (all, or those numbered in `only`), `jobs` of them at a time in their own processes.
 
-    on_fold gets the report over the folds done so far after each one (to save a partial report).
+    Folds already in `previous` (an earlier report of the same recipe and folds) are kept, not run
+    again: a long cross-validation can be resumed. on_fold gets the report over the folds done so
+    far after each one (to save a partial report).
     """
     writers = fold_writers({d.writer for d in data.load_pendigits(pendigits)}, folds)
     chosen = list(only) if only else list(range(1, folds + 1))
@@ -159,22 +162,30 @@ def crossval(
         if not 1 <= k <= folds:
             raise ValueError(f"fold {k} is not one of 1..{folds}")
     done: list[dict[str, Any]] = []
+    if previous is not None:
+        same_recipe = previous.get("recipe") == json.loads(json.dumps(recipe_json(recipe)))  # as saved
+        if previous.get("name") != name or not same_recipe:
+            raise ValueError("the earlier report is of another model or recipe; it cannot be resumed")
+        for fold in previous["folds"]:
+            if fold["writers"] != list(writers[fold["fold"] - 1]) or fold.get("limit") != limit:
+                raise ValueError(f"fold {fold['fold']} of the earlier report had other writers or data")
+        done = [f for f in previous["folds"] if f["fold"] in chosen]
+    todo = [k for k in chosen if k not in {f["fold"] for f in done}]
 
     def finished(result: dict[str, Any]) -> None:
-        done.append(result)
+        done.append({**result, "command": command, "limit": limit})
         if on_fold is not None:
             on_fold(summarise(name, recipe, done, command))
 
-    args = [(name, recipe, data_dir, pendigits, k, writers[k - 1], limit) for k in chosen]
-    if jobs <= 1:
+    args = [(name, recipe, data_dir, pendigits, k, writers[k - 1], limit) for k in todo]
+    if jobs <= 1 or len(args) <= 1:
         for a in args:
             finished(run_fold(*a))
     else:
         # spawned, not forked: each worker starts its own BLAS with the environment's thread count
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(jobs, len(args)), mp_context=context) as pool:
-            futures = [pool.submit(run_fold, *a) for a in args]
-            for future in futures:
+            for future in as_completed([pool.submit(run_fold, *a) for a in args]):
                 finished(future.result())
     return summarise(name, recipe, done, command)
 

@@ -72,7 +72,7 @@ def small_data(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_held_out_writers_are_never_trained_on(small_data):
     mnist, pen = small_data
-    recipe = recipe_with("logreg", pen_widths=(0.04, 0.06))
+    recipe = recipe_with("logreg", pen_widths=(0.04, 0.06), pen_variants=1)
     dataset = load_dataset(recipe, mnist, pen, limit=2000, held_out_writers=(2, 7))
     assert dataset.pen_val_writers is not None and dataset.pen_val_y is not None
     assert sorted(set(dataset.pen_val_writers.tolist())) == [2, 7]
@@ -89,7 +89,7 @@ def test_held_out_writers_are_never_trained_on(small_data):
 
 def test_a_fold_reports_its_writers_errors_and_accuracy(small_data):
     mnist, pen = small_data
-    recipe = recipe_with("logreg", epochs=1, pen_widths=(0.04,))
+    recipe = recipe_with("logreg", epochs=1, pen_widths=(0.04,), pen_variants=1)
     fold = crossval.run_fold("logreg", recipe, mnist, pen, 3, (3, 8), limit=2000)
     assert fold["writers"] == [3, 8] and set(fold["per_writer"]) == {"3", "8"}
     assert fold["count"] == 2 * PER_WRITER * len(PEN_VALIDATION_WIDTHS)
@@ -129,13 +129,19 @@ def test_the_command_runs_chosen_folds_and_writes_the_report(small_data, tmp_pat
     args = ["crossval", "logreg", "--epochs", "1", "--folds", "5", "--fold", "2", "--fold", "4"]
     sheet = tmp_path / "errors.png"
     paths = ["--data-dir", str(mnist), "--pendigits", str(pen), "--out", str(out), "--error-sheet", str(sheet)]
-    assert main([*args, *paths, "--limit", "2000"]) == 0
+    assert main([*args[:-2], *paths, "--limit", "2000"]) == 0  # fold 2 only
+    first = json.loads(out.read_text())["folds"]
+    assert main([*args, *paths, "--limit", "2000", "--resume"]) == 0  # keeps fold 2, runs fold 4
     report = json.loads(out.read_text())
     assert report["folds_run"] == [2, 4]
     assert [f["writers"] for f in report["folds"]] == [[2, 7], [4, 9]]
     assert report["recipe"]["epochs"] == 1
+    assert report["folds"][0] == first[0]  # not run again
     assert "worst fold" in capsys.readouterr().out
     errors = sum(len(f["errors"]) for f in report["folds"])
     with Image.open(sheet) as image:  # a tile and its caption for each error, 16 a row
         assert image.format == "PNG" and image.height == max(1, -(-errors // 16)) * 98
+    # another recipe cannot resume the report
+    assert main([*args[:3], "2", *args[4:], *paths, "--limit", "2000", "--resume"]) == 2
+    assert "another model or recipe" in capsys.readouterr().err
     assert main([*args[:-2], "--fold", "6", "--data-dir", str(mnist), "--pendigits", str(pen)]) == 2
