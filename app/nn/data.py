@@ -12,7 +12,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,18 +212,21 @@ def pendigit_inputs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render each digit `variants` times per pen width and preprocess: (N, 28, 28) grey, labels.
 
-    With rng, each pen width is jittered by up to 15 % and, with an active `strokes`, each rendering
-    is a new variation of the digit's strokes. Without rng, every digit is drawn as it was written.
+    With rng, each pen width is jittered by up to 15 %. The first rendering of a digit at each width
+    is the digit as it was written; with an active `strokes` and rng, the others are new variations
+    of its strokes (without them, copies with another jitter of the width).
     """
     widths = list(pen_widths)
     vary = strokes if strokes is not None and strokes.active else None
-    jobs = [(w, d) for w in widths for _ in range(variants) for d in digits]
+    jobs = [(w, v, d) for w in widths for v in range(variants) for d in digits]
     grey = np.zeros((len(jobs), 28, 28), np.float32)
     labels = np.zeros(len(grey), np.uint8)
     progress = Progress(len(grey), "rendering pen digits")
-    for i, (width, digit) in enumerate(jobs):
+    for i, (width, variant, digit) in enumerate(jobs):
         jitter = rng.uniform(0.85, 1.15) if rng is not None else 1.0
-        lines = vary.apply(digit.strokes, digit.label, rng) if vary is not None and rng is not None else digit.strokes
+        lines: Sequence[np.ndarray] = digit.strokes
+        if variant > 0 and vary is not None and rng is not None:
+            lines = vary.apply(digit.strokes, digit.label, rng)
         with contextlib.suppress(BlankDrawing):
             grey[i] = preprocess(render_strokes(lines, pen_width=width * jitter)).grey
         labels[i] = digit.label
