@@ -84,6 +84,11 @@ def _add_training_options(parser: argparse.ArgumentParser, pendigits_required: b
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--pen-variants", type=int, help="renderings of each pen digit per pen width")
+    parser.add_argument(
+        "--new-writers",
+        action="store_true",
+        help="widen the training data to new writers: vary each pen digit's strokes, distort MNIST elastically",
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument(
         "--data-dir",
@@ -105,6 +110,7 @@ def _recipe(args: argparse.Namespace) -> Recipe:
 
     return train.recipe_with(
         args.architecture,
+        new_writers=args.new_writers,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

@@ -144,4 +144,6 @@ def test_the_command_runs_chosen_folds_and_writes_the_report(small_data, tmp_pat
     # another recipe cannot resume the report
     assert main([*args[:3], "2", *args[4:], *paths, "--limit", "2000", "--resume"]) == 2
     assert "another model or recipe" in capsys.readouterr().err
+    assert main([*args, *paths, "--limit", "2000", "--resume", "--new-writers"]) == 2  # nor the wider data
+    assert "another model or recipe" in capsys.readouterr().err
     assert main([*args[:-2], "--fold", "6", "--data-dir", str(mnist), "--pendigits", str(pen)]) == 2

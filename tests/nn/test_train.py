@@ -45,6 +45,17 @@ def test_recipes_choose_augmentation_per_model():
     assert not RECIPES["logreg"].augmentation.active
 
 
+def test_new_writer_data_widens_the_shipped_recipes_and_nothing_else():
+    for name, shipped in RECIPES.items():
+        assert not shipped.strokes.active and shipped.pen_variants == 1  # what the shipped models saw
+        assert not shipped.augmentation.elastic_px
+        wider = recipe_with(name, new_writers=True)
+        assert wider.strokes.active and wider.pen_variants > 1
+        assert (wider.epochs, wider.lr, wider.pen_widths) == (shipped.epochs, shipped.lr, shipped.pen_widths)
+        assert bool(wider.augmentation.elastic_px) == shipped.augmentation.active  # MNIST bent where it is moved
+    assert recipe_with("mlp", new_writers=True, pen_variants=5, epochs=2).pen_variants == 5
+
+
 def test_augmentation_keeps_digits_recognisable(small_dataset):
     rng = np.random.default_rng(0)
     grey = small_dataset.train_x[:200]
