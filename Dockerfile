@@ -45,11 +45,17 @@ ENV PATH=/opt/venv/bin:$PATH \
     PROMETHEUS_MULTIPROC_DIR=/tmp/digitpad-metrics \
     DIGITPAD_MODEL_DIR=/srv/digitpad/model \
     DIGITPAD_TEMPLATES_DIR=/srv/digitpad/templates \
-    DIGITPAD_STATIC_DIR=/srv/digitpad/static
+    DIGITPAD_STATIC_DIR=/srv/digitpad/static \
+    DIGITPAD_DATA_DIR=/srv/digitpad/data
 
+# The data folder is the only place the app writes besides /tmp (the training lab's jobs, cache and trained
+# models): a volume, so it survives a read-only root filesystem, and the server's user owns it.
 RUN groupadd --system --gid 10001 digitpad \
     && useradd --no-log-init --uid 10001 --gid digitpad --home-dir /srv/digitpad --no-create-home \
-        --shell /usr/sbin/nologin digitpad
+        --shell /usr/sbin/nologin digitpad \
+    && mkdir -p /srv/digitpad/data \
+    && chown 10001:10001 /srv/digitpad/data
+VOLUME ["/srv/digitpad/data"]
 
 COPY --from=builder /opt/venv /opt/venv
 COPY model/*.npz model/SHA256SUMS /srv/digitpad/model/

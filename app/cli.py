@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.nn.train import Recipe
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model on MNIST and pen-stroke digits")
     _add_training_options(train)
     train.add_argument("--out", type=Path, help="model file to write (default: model/ARCHITECTURE.npz)")
+    _add_lab_options(train)
     train.set_defaults(run=_train)
 
     crossval = commands.add_parser(
@@ -69,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=_evaluate)
 
+    pack = commands.add_parser("pack-mnist", help="write the binarised MNIST the app ships (app/nn/bundled/)")
+    pack.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
+    )
+    pack.set_defaults(run=_pack_mnist)
+
     manifest = commands.add_parser("manifest", help="record the SHA-256 of every model file the server will trust")
     manifest.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
     manifest.set_defaults(run=_manifest)
@@ -79,7 +89,7 @@ def _add_training_options(parser: argparse.ArgumentParser, pendigits_required: b
     parser.add_argument("architecture", choices=["cnn", "mlp", "logreg"])
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, help="initial learning rate (cosine schedule down to 0)")
+    parser.add_argument("--lr", "--learning-rate", type=float, help="initial learning rate (cosine schedule down to 0)")
     parser.add_argument("--momentum", type=float)
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--weight-decay", type=float)
@@ -212,7 +222,106 @@ def _predict(args: argparse.Namespace) -> int:
     return status
 
 
+def _add_lab_options(train: argparse.ArgumentParser) -> None:
+    lab = train.add_argument_group(
+        "the training lab",
+        "With --lab, train as /train does, with its settings and figures: the packaged MNIST (the first "
+        "--train-size digits; validation on digits 50,000 to 59,999), no augmentation, no pen strokes.",
+    )
+    lab.add_argument("--lab", action="store_true", help="train a lab run instead of a shipped model's recipe")
+    lab.add_argument("--settings", help="the run's settings as POST /api/training takes them: JSON, or @FILE")
+    lab.add_argument("--hidden", type=int, nargs="+", metavar="UNITS", help="units of each hidden layer")
+    lab.add_argument("--activation", choices=["sigmoid", "relu", "linear"])
+    lab.add_argument("--train-size", type=int, help="training digits (500 to 50,000)")
+    lab.add_argument("--json", action="store_true", help="print each event as a JSON line, as the events stream does")
+
+
+def _train_lab(args: argparse.Namespace) -> int:
+    """`digitpad train --lab`: a lab run on the command line, reporting what the events stream reports."""
+    from app.core.process import keep_freed_memory
+    from app.core.runs import cache_key, model_name
+    from app.nn import lab
+
+    keep_freed_memory()
+    given = {
+        "hidden": args.hidden,
+        "activation": args.activation,
+        "train_size": args.train_size,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "momentum": args.momentum,
+        "dropout": args.dropout,
+        "seed": args.seed,
+    }
+    try:
+        if args.settings:
+            text = Path(args.settings[1:]).read_text() if args.settings.startswith("@") else args.settings
+            given = {**json.loads(text), **{k: v for k, v in given.items() if v is not None}}
+            architecture = given.pop("architecture", args.architecture)
+        else:
+            architecture = args.architecture
+        if args.weight_decay is not None or args.pendigits or args.limit:
+            raise lab.LabSettingsError(
+                "--weight-decay, --pendigits and --limit are the shipped recipes' settings, not the lab's."
+            )
+        settings = lab.LabSettings.make(architecture, **given)
+    except (OSError, ValueError) as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    name = model_name(cache_key(settings))
+    out = args.out or Path(f"{name}.npz")
+
+    def emit(kind: str, data: dict[str, object]) -> None:
+        if args.json:
+            print(json.dumps({"event": kind, "data": data}), flush=True)
+        elif data.get("epoch_end"):
+            print(_epoch_line(data), flush=True)
+
+    print(
+        f"training {settings.title} ({lab.parameter_count(settings):,} weights) on {settings.train_size:,} digits "
+        f"as {name}",
+        file=sys.stderr,
+    )
+    try:
+        result = lab.run(settings, name, emit)
+    except lab.Diverged as exc:
+        if args.json:
+            print(json.dumps({"event": "diverged", "data": exc.event()}))
+        print(f"digitpad: {exc.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("digitpad: stopped", file=sys.stderr)
+        return 130
+    result.model.save(out)
+    metrics = result.metrics
+    if args.json:
+        print(json.dumps({"event": "done", "data": {"model": name, "metrics": metrics, "misread": result.misread}}))
+    else:
+        val = metrics["validation"]
+        print(
+            f"done: validation {100 * val['accuracy']:.2f} % (log-likelihood {val['log_likelihood']:.4f}), test "
+            f"{100 * metrics['test']['accuracy']:.2f} %; {metrics['epochs']} epochs, {metrics['steps']:,} steps in "
+            f"{metrics['wall_time_s']:.1f} s ({metrics['examples_per_s'] or 0:,} digits/s); wrote {out}"
+        )
+    return 0
+
+
+def _epoch_line(data: dict[str, object]) -> str:
+    """An epoch's figures, as the page shows them."""
+    d: dict[str, Any] = dict(data)
+    speed = f"  {d['examples_per_s']:,} digits/s" if d.get("examples_per_s") else ""
+    return (
+        f"epoch {d['epoch']}/{d['epochs']}  step {d['step']:,}/{d['steps']:,}  "
+        f"log-likelihood {d['log_likelihood']:.4f} (loss {d['loss']:.4f})  train {100 * d['train_accuracy']:.2f} %  "
+        f"validation {100 * d['validation_accuracy']:.2f} % (log-likelihood {d['validation_log_likelihood']:.4f})"
+        + speed
+    )
+
+
 def _train(args: argparse.Namespace) -> int:
+    if args.lab or args.settings:
+        return _train_lab(args)
     from app.core.process import keep_freed_memory
     from app.nn import train
     from app.nn.data import DataError
@@ -285,6 +394,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({"model": model.name, **report}))
     else:
         print(f"model {model.name} ({model.path})\n{format_report(report)}")
+    return 0
+
+
+def _pack_mnist(args: argparse.Namespace) -> int:
+    from app.nn.data import DataError, pack_mnist
+
+    try:
+        paths = pack_mnist(args.data_dir)
+    except DataError as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

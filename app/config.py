@@ -1,6 +1,7 @@
 """Settings, read once from environment variables with the DIGITPAD_ prefix.
 
 DIGITPAD_CORS_ORIGINS takes a comma-separated list of origins (or "*"); CORS stays off while it is empty.
+DIGITPAD_TRAINING takes on/off (or true/false, 1/0).
 """
 
 from __future__ import annotations
@@ -47,6 +48,29 @@ class Settings(BaseSettings):
     # only time-slices it: work queues first come, first served instead (one worker at 16 connections:
     # 639 -> 912 predictions/s, p99 33 -> 21 ms). Scale with workers, not threads.
     inference_threads: int = Field(default=1, gt=0)
+
+    # Where the app keeps what it writes (the training lab under training/); relative to the working folder.
+    data_dir: Path = Path("data")
+
+    # The training lab (/train, /api/training). Jobs train in processes of their own; these bound them,
+    # across all the worker processes of a server (which share data_dir).
+    training: bool = True
+    training_workers: int = Field(default=1, ge=1, le=16)  # runs training at once
+    training_queue: int = Field(default=8, ge=0, le=1000)  # runs waiting beyond those
+    training_per_client: int = Field(default=2, ge=1, le=100)  # runs one client may have training or waiting
+    training_max_epochs: int = Field(default=50, ge=1, le=100)
+    training_max_examples: int = Field(default=50_000, ge=500, le=50_000)  # training digits a run may use
+    training_max_seconds: float = Field(default=300.0, gt=0)  # wall time of one run
+    training_max_memory_mb: int = Field(default=1024, ge=256)  # address space of one training process
+    # Seconds a run goes on after the last of its clients was heard from (an open events stream is heard
+    # from every second); a queued run nobody is watching any more never starts.
+    training_client_grace: float = Field(default=30.0, gt=0)
+    # Seconds a finished run, its model and its jobs are kept after their last use, and how many runs the
+    # cache keeps at most; trained models each worker keeps loaded.
+    training_ttl: float = Field(default=3600.0, gt=0)
+    training_max_runs: int = Field(default=100, ge=1)
+    training_models_in_memory: int = Field(default=8, ge=1)
+    training_nice: int = Field(default=10, ge=0, le=19)  # training processes yield the CPU to predictions
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"

@@ -22,12 +22,14 @@ from app import __version__
 from app.config import Settings, get_settings
 from app.core.process import keep_freed_memory
 from app.core.registry import ModelRegistry
+from app.core.training import TrainingService
 from app.web.connections import HEAD_LIMITS, HeadLimits
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
 from app.web.observability import ObservabilityMiddleware
 from app.web.predictions import InferenceTurns
-from app.web.routes import docs, health, metrics, models, pages, predict
+from app.web.routes import docs, health, metrics, models, pages, predict, training
+from app.web.training import Dispatcher, Stopping
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         logger.info("Loaded models %s from %s", ", ".join(registry.models), settings.model_dir)
     else:
         logger.error("Not ready: %s", " ".join(registry.failures.values()))
+    dispatcher = None
+    if settings.training:
+        service = await anyio.to_thread.run_sync(TrainingService, settings)
+        registry.trained = service.models
+        app.state.training = service
+        app.state.dispatcher = dispatcher = Dispatcher(service)
+        app.state.stopping = stopping = Stopping()
+        stopping.install()
+        dispatcher.start()
     # The app state uvicorn gives every connection: `digitpad serve`'s protocol reads its head limits there.
     yield {HEAD_LIMITS: HeadLimits.of(settings)}
+    if dispatcher is not None:
+        await dispatcher.stop()  # this worker's training processes end with it
     inference.shutdown()
 
 
@@ -71,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
 
-    for area in (predict, models, health, metrics, pages, docs):
+    areas = (predict, models, health, metrics, pages, docs, *((training,) if settings.training else ()))
+    for area in areas:
         app.include_router(area.router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
@@ -89,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type"],
         )
     app.add_middleware(SecurityHeadersMiddleware)

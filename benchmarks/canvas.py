@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import ROOT
 from benchmarks.http import start_server
-from tests.servers import HOST, free_port, stop
+from tests import servers
 
 OUT = ROOT / "tests" / "data" / "canvas-7.png"
 DIGIT = 7
@@ -26,8 +26,8 @@ def capture(url: str) -> bytes:
     # Playwright and the browser tests' helpers come with the test extra, not the product.
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
     from tests.browser.drawing import RECORD_UPLOADS, draw_digit, uploads
+    from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -50,13 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    port = free_port()
     with tempfile.TemporaryDirectory() as folder:
-        server = start_server(port, 1, Path(folder) / "server.log")
+        server = start_server(1, Path(folder) / "server.log")
         try:
-            png = capture(f"http://{HOST}:{port}/")
+            png = capture(server.url + "/")
         finally:
-            stop(server)
+            servers.stop(server)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(png)
     print(f"{args.out}: {len(png):,} bytes")

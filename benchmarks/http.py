@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ from pathlib import Path
 from statistics import median
 
 from benchmarks.common import ROOT, cpu_model, table
+from tests import servers
 from tests.factories import digit_png
-from tests.servers import HOST, ServerDidNotStart, free_port, stop, wait_until_ready
+from tests.servers import HOST
 
 BATCH_IMAGES = 32
 CANVAS_PNG = ROOT / "tests" / "data" / "canvas-7.png"  # written by canvas.py
@@ -91,22 +91,12 @@ def routes() -> list[Route]:
     ]
 
 
-def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(workers: int, log: Path) -> servers.Server:
     shipped = ",".join(path.stem for path in sorted((ROOT / "model").glob("*.npz")))
-    env = {**os.environ, "DIGITPAD_LOG_LEVEL": "warning", "DIGITPAD_MODELS": shipped}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
     try:
-        wait_until_ready(process, f"http://{HOST}:{port}/readyz", 60)
-    except ServerDidNotStart as exc:
-        stop(process)
-        raise SystemExit(f"{exc}; see {log}") from exc
-    return process
+        return servers.start({"DIGITPAD_LOG_LEVEL": "warning", "DIGITPAD_MODELS": shipped}, workers, log)
+    except servers.ServerDidNotStart as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def check(port: int, route: Route) -> int:
@@ -206,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for workers in args.workers:
-            port = free_port()
-            server = start_server(port, workers, folder / f"server-{workers}.log")
+            server = start_server(workers, folder / f"server-{workers}.log")
+            port = server.port
             try:
                 for route in all_routes:
                     sizes[route.name] = check(port, route)
@@ -218,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(args.rounds):
                         for route in all_routes:
                             runs[route.name].append(
-                                run_wrk(server.pid, port, route, connections, args.duration / args.rounds, folder)
+                                run_wrk(
+                                    server.process.pid, port, route, connections, args.duration / args.rounds, folder
+                                )
                             )
                     floor = median(r.requests_per_s for r in runs[all_routes[0].name])
                     for route in all_routes:
@@ -242,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                             ]
                         )
             finally:
-                stop(server)
+                servers.stop(server)
     print("## HTTP: the prediction routes against /healthz, wrk on loopback\n")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(

@@ -33,8 +33,8 @@ import numpy as np
 
 from benchmarks.common import cpu_model
 from benchmarks.http import process_tree, start_server
+from tests import servers
 from tests.factories import digit_png
-from tests.servers import HOST, free_port, stop
 
 MB = 1_000_000
 MEMORY_GROWTH_LIMIT = 20 * MB
@@ -196,23 +196,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    port = free_port()
-    base = f"http://{HOST}:{port}"
     next_request = request_mix(args.seed)
     tally = Tally([], Counter())
     deadline = time.monotonic() + args.time_limit
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "server.log"
-        server = start_server(port, args.workers, log)
+        server = start_server(args.workers, log)
+        base = server.url
         try:
             started = time.monotonic()
             asyncio.run(run_load(base, min(WARMUP, args.requests), args.concurrency, next_request, tally, deadline))
-            rss_warm = worker_rss(server.pid)
+            rss_warm = worker_rss(server.process.pid)
             asyncio.run(run_load(base, args.requests, args.concurrency, next_request, tally, deadline))
-            rss_end = worker_rss(server.pid)
+            rss_end = worker_rss(server.process.pid)
             wall = time.monotonic() - started
         finally:
-            stop(server)
+            servers.stop(server)
         server_log = log.read_text(errors="replace")
 
     done = len(tally.latencies) + tally.connection_errors

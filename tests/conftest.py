@@ -9,16 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import MODEL_DIR, Settings
 from app.main import create_app
-from tests.factories import digit_png
+from tests.factories import digit_png, make_settings
 
 ClientFactory = Callable[..., AbstractContextManager[TestClient]]
-
-
-def make_settings(**overrides: Any) -> Settings:
-    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has."""
-    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Drawings for tests: digits as pen strokes, rendered the way the pad renders them.
+"""What the tests make and check: drawings of digits as pen strokes (rendered by the product's own
+`render_strokes`, as the pad renders them), settings on the shipped models, and error answers.
 
 Strokes are lists of (x, y) points in the unit square, y down, so the same digit can be replayed
 on a canvas of any size by the browser tests or rendered to a PNG for the API tests.
@@ -6,13 +7,49 @@ on a canvas of any size by the browser tests or rendered to a PNG for the API te
 
 from __future__ import annotations
 
+import atexit
+import functools
 import io
 import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from app.config import MODEL_DIR, Settings
+from app.nn.strokes import render_strokes
 
 Stroke = list[tuple[float, float]]
+# The committed MNIST test set and the page's own canvas upload (see tests/data/README.md).
+TEST_DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@functools.cache
+def scratch_data_dir() -> Path:
+    """A data folder for the tests' apps, removed when the tests end: nothing is written into the checkout."""
+    folder = Path(tempfile.mkdtemp(prefix="digitpad-test-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings on the shipped models, whatever DIGITPAD_ variables the environment has, writing into a
+    scratch data folder."""
+    return Settings(**{"model_dir": MODEL_DIR, "cors_origins": (), "data_dir": scratch_data_dir(), **overrides})
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The response is the API's JSON error `code` with `status` and a sentence for a person; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"detail", "code"}
+    assert body["code"] == code
+    assert body["detail"].endswith(".") and len(body["detail"]) > 20
+    return body
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: float, n: int = 24) -> Stroke:
@@ -48,19 +85,12 @@ def stroke_image(
 
     `scale` shrinks the digit about the canvas centre and `offset` moves it (fractions of the canvas).
     """
-    image = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(image)
-    width = max(1, round(pen * size))
-    r = width / 2
-    for stroke in strokes:
-        xy = [
-            ((0.5 + (x - 0.5) * scale + offset[0]) * size, (0.5 + (y - 0.5) * scale + offset[1]) * size)
-            for x, y in stroke
-        ]
-        draw.line(xy, fill="black", width=width, joint="curve")
-        for x, y in (xy[0], xy[-1]):
-            draw.ellipse((x - r, y - r, x + r, y + r), fill="black")
-    return image
+    placed = [
+        np.array([(0.5 + (x - 0.5) * scale + offset[0], 0.5 + (y - 0.5) * scale + offset[1]) for x, y in stroke])
+        for stroke in strokes
+    ]
+    ink = render_strokes(placed, size=size, pen_width=pen, source_size=1.0)
+    return Image.fromarray(255 - ink).convert("RGB")
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG", **params: int) -> bytes:

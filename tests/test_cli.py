@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,8 +12,8 @@ import pytest
 
 from app.cli import main
 from app.config import MODEL_DIR
+from tests import servers
 from tests.factories import digit_png
-from tests.servers import HOST, ServerDidNotStart, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,35 +51,54 @@ def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_serve_answers_a_drawn_digit_and_shuts_down_cleanly(stop):
-    port = free_port()
-    env = {**os.environ, "DIGITPAD_MODEL_DIR": str(MODEL_DIR)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://{HOST}:{port}"
     try:
-        wait_until_ready(server, f"{base}/readyz", 60)
-    except ServerDidNotStart as exc:
-        server.kill()
-        pytest.fail(f"{exc}:\n{server.communicate()[0]}")
+        server = servers.start({"DIGITPAD_MODEL_DIR": str(MODEL_DIR)})
+    except servers.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     try:
         response = httpx.post(
-            f"{base}/api/predict", content=digit_png(7), headers={"Content-Type": "image/png"}, timeout=10
+            f"{server.url}/api/predict", content=digit_png(7), headers={"Content-Type": "image/png"}, timeout=10
         )
         assert response.status_code == 200
         assert response.json()["prediction"] == 7
         assert response.headers["x-content-type-options"] == "nosniff"
     finally:
-        server.send_signal(stop)
+        server.process.send_signal(stop)
         try:
-            output = server.communicate(timeout=20)[0]
+            server.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            server.kill()
+            server.process.kill()
             raise
-    assert server.returncode == 0, output
+    output = server.output()
+    assert server.process.returncode == 0, output
     assert "Application shutdown complete" in output
+
+
+def test_train_lab_reports_the_figures_the_events_stream_sends_and_writes_the_same_model(tmp_path, capsys):
+    from app.core.runs import cache_key, model_name
+    from app.nn import lab
+    from app.nn.network import load_model
+
+    out = tmp_path / "run.npz"
+    argv = ["train", "mlp", "--lab", "--hidden", "16", "--activation", "relu", "--train-size", "500", "--epochs", "2"]
+    assert main([*argv, "--learning-rate", "0.1", "--seed", "3", "--json", "--out", str(out)]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {e["event"] for e in events[:-1]} == {"progress"} and events[-1]["event"] == "done"
+    settings = lab.LabSettings.make("mlp", hidden=[16], activation="relu", train_size=500, epochs=2, seed=3)
+    done = events[-1]["data"]
+    assert done["model"] == model_name(cache_key(settings))  # the name the server gives the same run
+    server_side = lab.run(settings, done["model"], lambda kind, data: None)
+    assert done["metrics"]["validation"] == server_side.metrics["validation"]
+    assert load_model(out).meta["training"]["lab"] == settings.to_json()
+
+    assert main([*argv, "--out", str(tmp_path / "again.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("epoch 1/2  step 8/16  log-likelihood -") and "validation" in lines[0]
+    assert lines[-1].startswith("done: validation ") and str(tmp_path / "again.npz") in lines[-1]
+
+
+def test_train_lab_refuses_settings_the_lab_does_not_take(capsys):
+    assert main(["train", "logreg", "--lab", "--hidden", "10"]) == 2
+    assert "no hidden layer" in capsys.readouterr().err
+    assert main(["train", "mlp", "--settings", '{"architecture": "mlp", "epochs": 0}']) == 2
+    assert "`epochs` must be from 1" in capsys.readouterr().err

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core.errors import EmptyDrawing
+from app.core.errors import DigitPadError, EmptyDrawing
 from app.nn.network import LayerInfo, Model
-from app.nn.preprocess import BlankDrawing, Preprocessed, preprocess
+from app.nn.preprocess import SIZE, BlankDrawing, Preprocessed, preprocess
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,17 @@ def prepare(image: np.ndarray) -> Preprocessed:
         return preprocess(image)
     except BlankDrawing as exc:
         raise EmptyDrawing(str(exc)) from exc
+
+
+def input_from_bits(bits: str) -> Preprocessed:
+    """The network's own input, 784 characters of 0 and 1 row by row, used as it is: no preprocessing.
+    Raises DigitPadError invalid_request for anything else, EmptyDrawing when no bit is set."""
+    if len(bits) != SIZE * SIZE or bits.strip("01"):
+        raise DigitPadError("invalid_request", f"`bits` must be {SIZE * SIZE} characters of 0 and 1, row by row.")
+    grid = (np.frombuffer(bits.encode("ascii"), np.uint8) - ord("0")).reshape(SIZE, SIZE)
+    if not grid.any():
+        raise EmptyDrawing("The input has no ink: no bit is 1.")
+    return Preprocessed(grid.astype(np.float32), grid)
 
 
 def predict_image(model: Model, image: np.ndarray, top_k: int = 2, activations: bool = True) -> Prediction:

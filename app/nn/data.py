@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.nn.preprocess import BlankDrawing, preprocess
+from app.nn.preprocess import BlankDrawing, binarize, preprocess
 from app.nn.progress import Progress
 from app.nn.stroke_augment import StrokeAugmentation
 from app.nn.strokes import render_strokes
@@ -34,6 +34,9 @@ MNIST_SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+# Binarised MNIST inside the package, what the app reads at run time (never the IDX files): each split's
+# inputs exactly as `preprocess` makes them, 784 bits a digit packed 8 to a byte, with their labels.
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -156,6 +159,36 @@ def mnist_inputs(images: np.ndarray, label: str = "preprocessing MNIST") -> np.n
     return out
 
 
+def pack_mnist(data_dir: str | Path, out_dir: Path = BUNDLED_DIR) -> list[Path]:
+    """Preprocess and binarise both MNIST splits from `data_dir` into `out_dir`/mnist-{train,test}.npz."""
+    written = []
+    for split in MNIST_FILES:
+        images, labels = load_mnist(data_dir, split)
+        bits = binarize(mnist_inputs(images, f"preprocessing MNIST {split}")).reshape(len(images), -1)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"mnist-{split}.npz"
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), labels=labels)
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def bundled_mnist(split: str, folder: Path = BUNDLED_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """The packaged binary MNIST `split`: inputs (N, 28, 28) uint8 of 0/1, as the networks see them, and labels."""
+    path = folder / f"mnist-{split}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            packed, labels = npz["bits"], npz["labels"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(
+            f"The packaged MNIST {split} set {path} cannot be read ({exc}); remake it with "
+            "`digitpad pack-mnist --data-dir DIR`."
+        ) from exc
+    bits = np.unpackbits(packed, axis=1, count=28 * 28).reshape(-1, 28, 28)
+    return bits, labels
+
+
 # --- UCI pendigits (UNIPEN format) ---
 
 
@@ -201,6 +234,32 @@ def load_pendigits(path: str | Path) -> list[PenDigit]:
     if not digits:
         raise DataError(f"{path} holds no UNIPEN digits.")
     return digits
+
+
+def save_pen_digits(digits: list[PenDigit], path: Path) -> None:
+    """Pen digits as a compact .npz: every point (P, 2) int16, where each stroke and digit ends, labels, writers."""
+    strokes = [stroke for digit in digits for stroke in digit.strokes]
+    np.savez_compressed(
+        path,
+        points=np.concatenate(strokes).round().astype(np.int16),
+        stroke_ends=np.cumsum([len(stroke) for stroke in strokes]).astype(np.int32),
+        digit_ends=np.cumsum([len(digit.strokes) for digit in digits]).astype(np.int32),
+        labels=np.array([digit.label for digit in digits], np.uint8),
+        writers=np.array([digit.writer for digit in digits], np.int16),
+    )
+
+
+def load_pen_digits(path: Path) -> list[PenDigit]:
+    """The pen digits `save_pen_digits` wrote."""
+    with np.load(path, allow_pickle=False) as npz:
+        points, stroke_ends, digit_ends = npz["points"].astype(np.float32), npz["stroke_ends"], npz["digit_ends"]
+        labels, writers = npz["labels"], npz["writers"]
+    strokes = np.split(points, stroke_ends[:-1])
+    per_digit = np.split(np.arange(len(strokes)), digit_ends[:-1])
+    return [
+        PenDigit(int(label), int(writer), tuple(strokes[i] for i in indices))
+        for label, writer, indices in zip(labels, writers, per_digit, strict=True)
+    ]
 
 
 def pendigit_inputs(

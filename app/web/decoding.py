@@ -11,6 +11,7 @@ import binascii
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyspng
@@ -29,8 +30,17 @@ SIGNATURES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
 )
 # PNG colour types (the IHDR byte) libspng decodes exactly as Pillow does, at 8 bits a sample.
 PNG_RGB_TYPES = {2: "RGB", 6: "RGBA"}
-# A drawing as the API receives it: image bytes, base64 or a data URL, or a pixel grid.
-Source = bytes | str | Sequence[Sequence[float]]
+
+
+@dataclass(frozen=True)
+class NetworkInput:
+    """The network's own 28x28 input as 784 characters of 0 and 1, row-major: no decoding or preprocessing."""
+
+    bits: str
+
+
+# A drawing as the API receives it: image bytes, base64 or a data URL, a pixel grid, or the network's input.
+Source = bytes | str | Sequence[Sequence[float]] | NetworkInput
 DATA_URL = re.compile(r"\Adata:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*),", re.IGNORECASE)
 
 
@@ -187,8 +197,11 @@ def pixels_array(
     return grid.astype(np.float32)
 
 
-def decode_drawing(source: Source, max_side: int = MAX_IMAGE_SIDE, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Any of the API's drawing forms -> a pixel array for `preprocess`. Raises ImageError."""
+def decode_drawing(
+    source: bytes | str | Sequence[Sequence[float]], max_side: int = MAX_IMAGE_SIDE, max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
+    """Any of the API's drawing forms but the network's own input -> a pixel array for `preprocess`.
+    Raises ImageError."""
     if isinstance(source, bytes):
         return decode_image(source, max_side, max_pixels)
     if isinstance(source, str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Query, Request
 from starlette.templating import Jinja2Templates
 
@@ -49,7 +50,14 @@ async def query_model(
         str | None, Query(description="Model name; the server's default when absent.", max_length=64, examples=["cnn"])
     ] = None,
 ) -> Model:
-    return registry.find(model)
+    return await find_model(registry, model)
+
+
+async def find_model(registry: ModelRegistry, name: str | None) -> Model:
+    """registry.find, off the event loop when it has to read a trained model's file first."""
+    if registry.in_memory(name):
+        return registry.find(name)
+    return await anyio.to_thread.run_sync(registry.find, name)
 
 
 ModelDep = Annotated[Model, Depends(query_model)]

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.config import Settings
-from app.web.decoding import Source
+from app.web.decoding import NetworkInput, Source
 from app.web.errors import ApiError, from_validation_error
 from app.web.schemas import BatchJSON, PredictJSON
 
@@ -28,7 +28,7 @@ ACCEPTED = ", ".join(IMAGE_TYPES) + ", multipart/form-data or application/json"
 
 @dataclass(frozen=True)
 class Batch:
-    sources: list[Source]
+    sources: list[bytes | str]
     model: str | None
     top_k: int
 
@@ -50,6 +50,8 @@ async def read_drawing(request: Request) -> Source:
             return await upload.read()
     if kind == "application/json":
         payload = await _parse_json(PredictJSON, await request.body())
+        if payload.bits is not None:
+            return NetworkInput(payload.bits)
         return payload.image if payload.image is not None else payload.pixels or []
     raise _unsupported(kind)
 

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.core.errors import DigitPadError
 from app.web.responses import OrjsonResponse
@@ -25,6 +26,9 @@ STATUS = {
     "unsupported_media_type": 415,
     "unknown_model": 404,
     "unknown_unit": 404,
+    "unknown_job": 404,
+    "no_model": 409,
+    "too_busy": 429,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,
@@ -52,7 +56,11 @@ def error_response(
 
 
 def problem_response(exc: DigitPadError) -> Response:
-    return error_response(exc.code, exc.detail, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # a 429 says when to come back
+        headers = {**(headers or {}), "Retry-After": str(int(retry_after))}
+    return error_response(exc.code, exc.detail, headers)
 
 
 def validation_detail(errors: list[Any]) -> str:
@@ -92,12 +100,27 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         detail = f"There is nothing at {request.url.path}; see /docs for the API."
     elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow") or "another method"
+        allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow") or "another method"
+        exc.headers = {**(exc.headers or {}), "Allow": allowed}
         detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}."
     else:
         detail = str(exc.detail)
     code = CODE_OF_STATUS.get(exc.status_code, "invalid_request" if 400 <= exc.status_code < 500 else "http_error")
     return error_response(code, detail, exc.headers, status=exc.status_code)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's own 405 names only the first route's, and
+    a path served by two routes (GET and DELETE of one job) would seem to allow less than it does."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

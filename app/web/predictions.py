@@ -15,10 +15,10 @@ from starlette.requests import Request
 
 from app.config import Settings
 from app.core.errors import DigitPadError
-from app.core.inference import Prediction, elapsed_ms, predict, predict_all, prepare
+from app.core.inference import Prediction, elapsed_ms, input_from_bits, predict, predict_all, prepare
 from app.nn.network import Model
 from app.nn.preprocess import Preprocessed
-from app.web.decoding import ImageError, Source, decode_drawing
+from app.web.decoding import ImageError, NetworkInput, Source, decode_drawing
 from app.web.observability import observe_prediction
 from app.web.responses import prediction_json
 
@@ -80,7 +80,12 @@ async def answer_one(
 
 
 async def answer_batch(
-    model: Model, sources: list[Source], top_k: int, settings: Settings, inference: InferenceTurns, request: Request
+    model: Model,
+    sources: list[bytes | str],
+    top_k: int,
+    settings: Settings,
+    inference: InferenceTurns,
+    request: Request,
 ) -> bytes:
     """The JSON answer for a batch: a prediction or an error in place of each drawing, BATCH_TURN drawings
     a turn. Raises ClientGone, between turns as soon as the client has left."""
@@ -97,19 +102,28 @@ async def answer_batch(
     return b'{"results":[' + b",".join(parts) + b"]}"
 
 
-def _answer_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings) -> bytes:
+def network_input(source: Source, settings: Settings) -> tuple[Preprocessed, dict[str, float]]:
+    """Any drawing form -> the network's input, and the milliseconds decoding and preprocessing took.
+    Raises ImageError or EmptyDrawing."""
+    if isinstance(source, NetworkInput):
+        return input_from_bits(source.bits), {}
     start = time.perf_counter()
     image = decode_drawing(source, settings.max_image_side, settings.max_image_pixels)
     decoded = time.perf_counter()
     pre = prepare(image)
-    prepared = time.perf_counter()
-    timings = {"decode": elapsed_ms(start, decoded), "preprocess": elapsed_ms(decoded, prepared)}
+    return pre, {"decode": elapsed_ms(start, decoded), "preprocess": elapsed_ms(decoded)}
+
+
+def _answer_one(model: Model, source: Source, top_k: int, activations: bool, settings: Settings) -> bytes:
+    pre, timings = network_input(source, settings)
     prediction = predict(model, pre, top_k, activations, timings)
     _observe(prediction)
     return orjson.dumps(prediction_json(prediction))
 
 
-def _answer_turn(model: Model, sources: list[Source], top_k: int, settings: Settings, budget: PixelBudget) -> bytes:
+def _answer_turn(
+    model: Model, sources: list[bytes | str], top_k: int, settings: Settings, budget: PixelBudget
+) -> bytes:
     """One turn of a batch: its results as JSON array items, without the brackets."""
     results: list[dict[str, Any]] = [{} for _ in sources]
     readable: list[tuple[int, Preprocessed]] = []

@@ -5,6 +5,7 @@ as GET /api/models and the page describe them."""
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,8 @@ import orjson
 from starlette.responses import Response
 
 from app.core.inference import Prediction
-from app.nn.network import LayerInfo, Model
+from app.nn.layers import Conv2D, MaxPool2D
+from app.nn.network import LayerInfo, Model, Network
 
 
 class OrjsonResponse(Response):
@@ -62,15 +64,54 @@ def encode_activations(info: LayerInfo, values: np.ndarray) -> dict[str, Any]:
     }
 
 
+# What the page calls a layer of each kind; a model with several of a kind numbers them.
+LAYER_TITLES = {
+    "input": "Input",
+    "conv": "Convolution",
+    "pool": "Downsampling",
+    "dense": "Hidden layer",
+    "output": "Output",
+}
+
+
+def layer_titles(infos: list[LayerInfo]) -> list[str]:
+    """Each visible layer's title, e.g. "Convolution 1", "Downsampling 2", "Hidden layer (fully connected)"."""
+    of_kind = Counter(info.kind for info in infos)
+    seen: Counter[str] = Counter()
+    titles = []
+    for info in infos:
+        seen[info.kind] += 1
+        title = LAYER_TITLES.get(info.kind, info.name)
+        if of_kind[info.kind] > 1:
+            title += f" {seen[info.kind]}"
+        if info.kind == "dense":
+            title += " (fully connected)"
+        titles.append(title)
+    return titles
+
+
+def layer_json(network: Network, info: LayerInfo, title: str) -> dict[str, Any]:
+    """A visible layer as the page draws and explains it: the window a unit reads where there is one."""
+    out: dict[str, Any] = {"name": info.name, "kind": info.kind, "shape": layer_shape(info), "title": title}
+    # The layer itself (the input has none), not the activation folded into it that `info.index` names.
+    layer = network.layers[network.names.index(info.name)] if info.kind != "input" else None
+    if isinstance(layer, Conv2D):
+        out["kernel"] = layer.kernel
+    elif isinstance(layer, MaxPool2D):
+        out["size"] = layer.size
+    return out
+
+
 def model_json(model: Model) -> dict[str, Any]:
     """A model as GET /api/models lists it."""
     network = model.network
     test = model.meta.get("metrics", {}).get("test", {})
+    titles = layer_titles(network.visible)
     return {
         "name": model.name,
         "title": network.arch.title,
         "description": network.arch.description,
         "parameters": network.parameter_count,
-        "layers": [{"name": info.name, "kind": info.kind, "shape": layer_shape(info)} for info in network.visible],
+        "layers": [layer_json(network, info, title) for info, title in zip(network.visible, titles, strict=True)],
         "test_accuracy": test.get("accuracy"),
     }

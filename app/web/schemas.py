@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+from app.nn.lab import HIDDEN_UNITS, LIMITS
 
 PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # A 7 drawn on a 28x28 pad, and a 1 as a grid of grey levels: the examples /docs and schema tests send.
@@ -22,6 +24,38 @@ ONE_PIXELS: JsonValue = [
     [0, 0, 255, 0, 0],
     [0, 0, 0, 0, 0],
 ]
+# A 7 as the network's own 28x28 input, row by row: the `bits` example.
+SEVEN_ROWS = (
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000111111111111110000000",
+    "0000000111111111111110000000",
+    "0000000000000000001110000000",
+    "0000000000000000011100000000",
+    "0000000000000000011100000000",
+    "0000000000000000011100000000",
+    "0000000000000000111000000000",
+    "0000000000000001110000000000",
+    "0000000000000001110000000000",
+    "0000000000000001110000000000",
+    "0000000000000011100000000000",
+    "0000000000000111000000000000",
+    "0000000000000111000000000000",
+    "0000000000000111000000000000",
+    "0000000000001110000000000000",
+    "0000000000011100000000000000",
+    "0000000000011100000000000000",
+    "0000000000011100000000000000",
+    "0000000000111000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+    "0000000000000000000000000000",
+)
+SEVEN_BITS = "".join(SEVEN_ROWS)
 TopK = Annotated[int, Field(ge=1, le=10, description="How many guesses to return, best first.")]
 
 
@@ -31,10 +65,11 @@ class ErrorOut(BaseModel):
 
 
 class PredictJSON(BaseModel):
-    """One drawing as JSON: either an encoded image or a grid of grey levels."""
+    """One drawing as JSON: an encoded image, a grid of grey levels, or the network's own input."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}, {"bits": SEVEN_BITS}]},
     )
 
     image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
@@ -42,10 +77,25 @@ class PredictJSON(BaseModel):
         None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length."
     )
 
+    bits: str | None = Field(
+        None,
+        pattern=r"^[01]{784}$",
+        description="The network's own 28x28 input: 784 characters of 0 and 1, row by row, used as it is "
+        "(no preprocessing).",
+    )
+
+    @field_validator("bits", mode="before")
+    @classmethod
+    def _bit_string(cls, value: object) -> object:
+        if isinstance(value, str) and (len(value) != 784 or value.strip("01")):
+            what = f"{len(value)} characters" if len(value) != 784 else "characters other than 0 and 1"
+            raise ValueError(f"`bits` must be 784 characters of 0 and 1, row by row; it has {what}")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictJSON:
-        if (self.image is None) == (self.pixels is None):
-            raise ValueError("send exactly one of `image` or `pixels`")
+        if sum(value is not None for value in (self.image, self.pixels, self.bits)) != 1:
+            raise ValueError("send exactly one of `image`, `pixels` or `bits`")
         return self
 
 
@@ -112,9 +162,18 @@ class BatchOut(BaseModel):
 
 
 class LayerOut(BaseModel):
+    """A layer as the page draws it; activation functions are part of the layer before them."""
+
     name: str
-    kind: str
-    shape: list[int]
+    kind: str = Field(description="input, conv, pool, dense or output")
+    shape: list[int] = Field(description="Feature maps channel first, [C, H, W]; [H, W] for the input; [n] else.")
+    title: str = Field(description="What the page calls the layer, e.g. `Convolution 1` or `Output`.")
+    kernel: int | None = Field(
+        None, description="conv only: the side of its square kernels, which slide one unit at a time."
+    )
+    size: int | None = Field(
+        None, description="pool only: the side of the square window each unit is the largest of, side by side."
+    )
 
 
 class ModelOut(BaseModel):
@@ -157,3 +216,142 @@ class ReadyOut(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI entries for the error statuses a route can answer with."""
     return {status: {"model": ErrorOut} for status in statuses}
+
+
+# --- the training lab ---
+
+
+class TrainingRequest(BaseModel):
+    """One run's settings; all but `architecture` may be left out (the defaults are in brackets). The
+    server may cap epochs and digits lower than these ranges (DIGITPAD_TRAINING_MAX_EPOCHS, ..._EXAMPLES)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"architecture": "logreg", "train_size": 10000, "epochs": 5, "learning_rate": 0.05},
+                {"architecture": "mlp", "hidden": [100], "activation": "sigmoid", "epochs": 10, "dropout": 0.5},
+            ]
+        },
+    )
+
+    architecture: Literal["logreg", "mlp", "cnn"] = Field(
+        description="`logreg`: softmax regression; `mlp`: 1 or 2 hidden layers; `cnn`: two 5x5 convolutions "
+        "(8 and 16 kernels) with 2x2 max-pooling, and 0 or 1 dense hidden layers."
+    )
+    hidden: list[Annotated[int, Field(strict=True, ge=HIDDEN_UNITS.low, le=HIDDEN_UNITS.high)]] | None = Field(
+        None,
+        max_length=2,
+        description="Units of each hidden dense layer: 1 or 2 layers for an mlp (default [100]), 0 or 1 for a "
+        "cnn (default none); none for logreg.",
+    )
+    activation: Literal["sigmoid", "relu", "linear"] | None = Field(
+        None,
+        description="The hidden layers' activation (`linear`: none at all); default sigmoid for an mlp, relu "
+        "for a cnn; none for logreg.",
+    )
+    train_size: int | None = Field(
+        None,
+        strict=True,
+        ge=LIMITS["train_size"].low,
+        le=LIMITS["train_size"].high,
+        description="Training digits, the first of MNIST's [10000].",
+    )
+    epochs: int | None = Field(
+        None, strict=True, ge=LIMITS["epochs"].low, le=LIMITS["epochs"].high, description="Passes over them [5]."
+    )
+    batch_size: int | None = Field(
+        None, strict=True, ge=LIMITS["batch_size"].low, le=LIMITS["batch_size"].high, description="Digits a step [64]."
+    )
+    learning_rate: float | None = Field(
+        None,
+        allow_inf_nan=False,
+        gt=LIMITS["learning_rate"].low,
+        le=LIMITS["learning_rate"].high,
+        description="The first step size [0.1]; it decays along a cosine to 0 by the last step.",
+    )
+    momentum: float | None = Field(
+        None, allow_inf_nan=False, ge=LIMITS["momentum"].low, le=LIMITS["momentum"].high, description="[0.9]"
+    )
+    dropout: float | None = Field(
+        None,
+        allow_inf_nan=False,
+        ge=LIMITS["dropout"].low,
+        le=LIMITS["dropout"].high,
+        description="Share of hidden units dropped a step [0].",
+    )
+    seed: int | None = Field(
+        None,
+        strict=True,
+        ge=LIMITS["seed"].low,
+        le=LIMITS["seed"].high,
+        description="Initial weights and batch order [1].",
+    )
+
+
+class TrainingSettingsOut(BaseModel):
+    architecture: str
+    hidden: list[int]
+    activation: str | None
+    train_size: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    dropout: float
+    seed: int
+
+
+class AccuracyOut(BaseModel):
+    count: int
+    accuracy: float
+    top2_accuracy: float
+    per_class: list[float]
+
+
+class ValidationOut(AccuracyOut):
+    confusion: list[list[int]] = Field(description="confusion[true digit][guess], counts.")
+    log_likelihood: float = Field(description="The mean log-probability of the right digits.")
+
+
+class TrainFiguresOut(BaseModel):
+    count: int
+    accuracy: float = Field(description="During the last epoch, with dropout on.")
+    log_likelihood: float = Field(description="The last epoch's mean log-likelihood; the loss is its negative.")
+
+
+class TrainingMetricsOut(BaseModel):
+    validation: ValidationOut = Field(description="MNIST training digits 50,000 to 59,999, never trained on.")
+    test: AccuracyOut = Field(description="The 10,000 MNIST test digits.")
+    train: TrainFiguresOut
+    epochs: int
+    steps: int
+    parameters: int
+    wall_time_s: float
+    examples_per_s: float | None
+    peak_rss_mb: float | None = Field(None, description="The training process's peak resident memory.")
+    peak_address_space_mb: float | None = Field(
+        None, description="Its peak address space, which DIGITPAD_TRAINING_MAX_MEMORY_MB bounds."
+    )
+
+
+class TrainingJobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "diverged", "cancelled", "error"]
+    events: str = Field(description="Its Server-Sent Events: GET it with Accept: text/event-stream.")
+    model: str | None = Field(description="Once done: a name for `model=` on /api/predict and /api/explain.")
+    model_file: str | None = Field(description="Once done: the model as a .npz file.")
+    settings: TrainingSettingsOut = Field(description="The settings as the run uses them, defaults filled in.")
+    parameters: int
+    created: float = Field(description="Seconds since the epoch, when this job was made.")
+    started: float | None
+    finished: float | None
+    queue_position: int | None = Field(description="While queued: 1 for the next run to start.")
+    progress: dict[str, float | int | None] | None = Field(
+        description="While running, the figures so far: epoch, epochs, step, steps, log_likelihood, loss, "
+        "train_accuracy, examples_per_s, elapsed_s, and after an epoch validation_accuracy and "
+        "validation_log_likelihood."
+    )
+    metrics: TrainingMetricsOut | None = Field(description="Once done.")
+    detail: str | None = Field(description="Why it diverged, was cancelled or failed.")
+    cached: bool = Field(description="Whether it replays a run trained before with the same settings.")

@@ -1,4 +1,4 @@
-/** The DigitPad service as the page uses it: predictions and the weights feeding one unit. */
+/** The DigitPad service as the page uses it: predictions, a model's description and the weights feeding one unit. */
 
 const PREDICT_URL = '/api/predict';
 const TOP_K = 2;
@@ -35,6 +35,11 @@ export async function predict(canvas, { model, signal }) {
     method: 'POST', body, signal, headers: { 'Content-Type': 'image/png' },
   });
   return readJson(response);
+}
+
+/** A model as GET /api/models describes it, for one that list leaves out (a model trained in the lab). */
+export async function describeModel(name) {
+  return readJson(await fetch(`/api/models/${encodeURIComponent(name)}`));
 }
 
 /** The weights and bias feeding a unit, fetched once per model, layer and unit. */

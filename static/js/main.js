@@ -1,6 +1,6 @@
 /** Wires the pad, the live guesser, the results, the network view and the model switch together. */
 
-import { UnitWeights, predict } from './api.js';
+import { UnitWeights, describeModel, predict } from './api.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
 import { hasWeights, strongest, weightUnit } from './network.js';
@@ -16,7 +16,13 @@ const { config } = els;
 const models = new Map(config.models.map((m) => [m.name, m]));
 let model = els.model.value || config.default_model;
 
-const pad = new DrawingPad(els.pad, { penWidth: config.pad.pen_width });
+const pad = new DrawingPad(els.pad, {
+  size: config.pad.size,
+  penWidth: config.pad.pen_width,
+  inkAlpha: config.pad.ink_alpha,
+  minExtent: config.pad.min_extent,
+  minExtentPx: config.pad.min_extent_px,
+});
 const results = new ResultsView(els);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);
@@ -120,9 +126,29 @@ document.addEventListener('keydown', (event) => {
   event.preventDefault();
 });
 
-for (const [role, lut] of [['sequential-scale', SEQUENTIAL], ['diverging-scale', DIVERGING]]) {
-  for (const legend of document.querySelectorAll(`[data-role="${role}"]`)) legend.style.backgroundImage = cssGradient(lut);
+for (const [bars, lut] of [[els.scales.sequential, SEQUENTIAL], [els.scales.diverging, DIVERGING]]) {
+  for (const bar of bars) bar.style.backgroundImage = cssGradient(lut);
 }
+/** A model named in the address (`/?model=lab-...`, from the training lab): selected even when it is not
+ * one of the shipped ones, once the server has described it. */
+async function modelFromAddress() {
+  const wanted = new URLSearchParams(window.location.search).get('model');
+  if (!wanted || models.has(wanted)) return wanted;
+  try {
+    const described = await describeModel(wanted);
+    models.set(described.name, described);
+    const accuracy = described.test_accuracy ? ` (${(described.test_accuracy * 100).toFixed(1)}%)` : '';
+    els.model.append(new Option(`${described.title}${accuracy}`, described.name));
+    return described.name;
+  } catch (error) {
+    results.error(`The model ${wanted} is not here: ${error.message}`);
+    return null;
+  }
+}
+
 detail.reset();
 syncTools();
 switchModel(model);
+modelFromAddress().then((wanted) => {
+  if (wanted && wanted !== model) switchModel(wanted);
+});

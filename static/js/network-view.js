@@ -7,7 +7,7 @@
 
 import { SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
 import {
-  decodeLayer, layerTitle, layout, receptiveField, unitAddress, unitIndex,
+  decodeLayer, layout, receptiveField, unitAddress, unitIndex,
 } from './network.js';
 
 const MAP_PIXELS_PER_UNIT = 3; // CSS pixels per unit of a feature map...
@@ -29,7 +29,7 @@ function element(tag, props = {}, children = []) {
 }
 
 function describeShape(layer, geometry) {
-  if (layer.kind === 'output') return '10 digits';
+  if (layer.kind === 'output') return `${geometry.count} digits`;
   if (geometry.grid) return `${geometry.count} units`;
   const size = `${geometry.height}×${geometry.width}`;
   return geometry.maps > 1 ? `${geometry.maps} maps of ${size}` : size;
@@ -44,6 +44,7 @@ export class NetworkView extends EventTarget {
   #model = null;
   #panels = []; // per layer: {layer, geometry, section, body, maps: [{wrap, canvas, marks}], cells, range, data}
   #selection = null; // {layerIndex, address}
+  #selectedMark = null; // the outline of the selected unit on its map, where the links start
   #links = document.createElementNS(SVG, 'svg'); // node-link lines from a unit to its strongest inputs
   #list = document.createElement('div');
 
@@ -101,9 +102,7 @@ export class NetworkView extends EventTarget {
   }
 
   #link(panel, targets) {
-    const from = panel.layer.kind === 'output'
-      ? panel.cells[this.#selection.address.x].cell
-      : panel.body.querySelector('.mark.selected');
+    const from = panel.layer.kind === 'output' ? panel.cells[this.#selection.address.x].cell : this.#selectedMark;
     if (!from || panel.body.hidden || targets.length === 0 || targets[0].closest('[hidden]')) return;
     const origin = this.#container.getBoundingClientRect();
     const centre = (el, side) => {
@@ -128,14 +127,14 @@ export class NetworkView extends EventTarget {
 
   #buildPanel(layer, index) {
     const geometry = layout(layer);
-    const title = layerTitle(layer);
+    const { title } = layer;
     const bodyId = `layer-body-${layer.name}`;
     const titleId = `layer-title-${layer.name}`;
+    const word = element('span', { className: 'toggle-word', textContent: 'Hide' });
     const toggle = element('button', {
       type: 'button', className: 'toggle', 'aria-expanded': 'true', 'aria-controls': bodyId,
-      dataset: { testid: `toggle-${layer.name}` },
-    }, [element('span', { className: 'toggle-word', textContent: 'Hide' }),
-      element('span', { className: 'visually-hidden', textContent: ` ${title}` })]);
+      dataset: { role: 'toggle', testid: `toggle-${layer.name}` },
+    }, [word, element('span', { className: 'visually-hidden', textContent: ` ${title}` })]);
     const range = element('span', { className: 'layer-range' });
     const header = element('header', { className: 'layer-head' }, [
       element('h3', { id: titleId }, [title, ' ', element('span', { className: 'layer-shape', textContent: describeShape(layer, geometry) })]),
@@ -144,14 +143,14 @@ export class NetworkView extends EventTarget {
     const body = element('div', {
       id: bodyId, className: `layer-body kind-${layer.kind}`, tabIndex: 0, role: 'group',
       'aria-label': `${title}: point at a unit, or use the arrow keys, to see what feeds it`,
-      dataset: { testid: `layer-${layer.name}` },
+      dataset: { role: 'layer-body', testid: `layer-${layer.name}` },
     });
     const panel = { layer, geometry, index, body, range, section: null, data: null, maps: [], cells: [] };
     if (layer.kind === 'output') {
       const row = element('div', { className: 'digits' });
       for (let d = 0; d < geometry.count; d++) {
         const value = element('span', { className: 'digit-value', textContent: '–' });
-        const cell = element('div', { className: 'digit-cell', dataset: { unit: String(d) } }, [
+        const cell = element('div', { className: 'digit-cell', dataset: { role: 'digit', unit: String(d) } }, [
           element('span', { className: 'digit-label', textContent: String(d) }), value]);
         panel.cells.push({ cell, value });
         row.append(cell);
@@ -164,7 +163,9 @@ export class NetworkView extends EventTarget {
       for (let m = 0; m < geometry.maps; m++) {
         const canvas = element('canvas', { width: geometry.width, height: geometry.height });
         const marks = element('div', { className: 'marks' });
-        const wrap = element('div', { className: geometry.grid ? 'map grid' : 'map', dataset: { map: String(m) } }, [canvas, marks]);
+        const wrap = element('div', {
+          className: geometry.grid ? 'map grid' : 'map', dataset: { role: 'map', map: String(m) },
+        }, [canvas, marks]);
         if (px) wrap.style.setProperty('--map-size', `${px}px`);
         else wrap.style.setProperty('--map-size', `${geometry.width * GRID_CELL_PX}px`);
         wrap.style.setProperty('--map-ratio', `${geometry.width} / ${geometry.height}`);
@@ -177,7 +178,7 @@ export class NetworkView extends EventTarget {
       const show = body.hidden;
       body.hidden = !show;
       toggle.setAttribute('aria-expanded', String(show));
-      toggle.querySelector('.toggle-word').textContent = show ? 'Hide' : 'Show';
+      word.textContent = show ? 'Hide' : 'Show';
     });
     body.addEventListener('pointermove', (e) => {
       if (e.pointerType === 'mouse' || e.pointerType === 'pen') this.#pointAt(panel, e);
@@ -221,13 +222,13 @@ export class NetworkView extends EventTarget {
     const { geometry } = panel;
     let address;
     if (panel.layer.kind === 'output') {
-      const cell = event.target.closest('[data-unit]');
+      const cell = event.target.closest('[data-role="digit"]');
       if (!cell) return;
       address = { map: 0, y: 0, x: Number(cell.dataset.unit) };
     } else {
-      const wrap = event.target.closest('[data-map]');
+      const wrap = event.target.closest('[data-role="map"]');
       if (!wrap) return;
-      const box = wrap.querySelector('canvas').getBoundingClientRect();
+      const box = panel.maps[Number(wrap.dataset.map)].canvas.getBoundingClientRect();
       const x = Math.floor(((event.clientX - box.left) / box.width) * geometry.width);
       const y = Math.floor(((event.clientY - box.top) / box.height) * geometry.height);
       if (x < 0 || y < 0 || x >= geometry.width || y >= geometry.height) return;
@@ -267,10 +268,11 @@ export class NetworkView extends EventTarget {
     const below = this.#panels[layerIndex - 1] ?? null;
     for (const p of this.#panels) this.#mark(p, []);
     this.#links.replaceChildren();
+    this.#selectedMark = null;
     if (panel.layer.kind === 'output') {
       panel.cells.forEach(({ cell }, d) => cell.classList.toggle('selected', d === address.x));
     } else {
-      this.#mark(panel, [{ map: address.map, x: address.x, y: address.y, w: 1, h: 1, kind: 'selected' }]);
+      [this.#selectedMark] = this.#mark(panel, [{ ...address, w: 1, h: 1, kind: 'selected' }]);
     }
     if (below) {
       const field = receptiveField(panel.layer, below.layer, address)
@@ -281,7 +283,7 @@ export class NetworkView extends EventTarget {
     this.dispatchEvent(new CustomEvent('select', {
       detail: {
         layerIndex, index, address, layer: panel.layer, below: below?.layer ?? null,
-        geometry: panel.geometry, title: layerTitle(panel.layer), belowTitle: below ? layerTitle(below.layer) : null,
+        geometry: panel.geometry, title: panel.layer.title, belowTitle: below?.layer.title ?? null,
         value: panel.data ? panel.data.value(index) : null,
       },
     }));

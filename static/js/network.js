@@ -1,20 +1,10 @@
 /**
  * The network's layers as the page sees them, with no DOM: decoding the API's byte-quantised
  * activations, laying units out as maps or grids, and which units of the layer below feed a unit.
+ * Layers are GET /api/models' own: {name, kind, shape, title}, with `kernel` (conv) or `size` (pool).
  */
 
 const GRID_COLUMNS = [[10, 10], [128, 16], [Infinity, 32]]; // [up to n units, columns]
-
-export const LAYER_TITLES = {
-  input: 'Input', conv: 'Convolution', pool: 'Downsampling', dense: 'Fully connected', output: 'Output',
-};
-
-export function layerTitle(layer) {
-  const number = layer.name.match(/\d+$/);
-  const title = LAYER_TITLES[layer.kind] ?? layer.name;
-  if (layer.kind === 'dense' && layer.name === 'hidden') return 'Hidden (fully connected)';
-  return number ? `${title} ${number[0]}` : title;
-}
 
 /** How a layer's units are drawn: `maps` images of `height` x `width` units each. */
 export function layout(layer) {
@@ -66,18 +56,17 @@ export function bitsToBytes(bits) {
 
 /**
  * Which units of the layer below feed a unit, as rectangles on the lower layer's maps.
- * A convolution reads a k x k window on every map below; downsampling reads an s x s window on
- * its own map; a dense unit reads everything.
+ * A convolution reads a k x k window (its `kernel`, one unit apart) on every map below; downsampling
+ * reads an s x s window (its `size`, side by side) on its own map; a dense unit reads everything.
  */
 export function receptiveField(layer, below, address) {
-  const upper = layout(layer);
   const lower = layout(below);
   if (layer.kind === 'conv') {
-    const k = lower.height - upper.height + 1;
+    const k = layer.kernel;
     return Array.from({ length: lower.maps }, (_, map) => ({ map, x: address.x, y: address.y, w: k, h: k }));
   }
   if (layer.kind === 'pool') {
-    const s = lower.height / upper.height;
+    const s = layer.size;
     return [{ map: address.map, x: address.x * s, y: address.y * s, w: s, h: s }];
   }
   return Array.from({ length: lower.maps }, (_, map) => ({ map, x: 0, y: 0, w: lower.width, h: lower.height }));

@@ -7,15 +7,14 @@
 export const TOOLS = Object.freeze({ PENCIL: 'pencil', ERASER: 'eraser' });
 
 const ERASER_SCALE = 2.5; // the eraser is wider than the pen: rubbing out should be easy
-const EXPORT_SIZE = 280; // side of the image sent to the network, in pixels
-const INK_ALPHA = 51; // alpha a pixel needs to count as ink (the service ignores fainter pixels)
-const MIN_EXTENT = 0.1; // ink spanning less than this fraction of the pad is a dot, not a digit
 const INK = '#111';
 
 export class DrawingPad extends EventTarget {
   #canvas;
   #ctx;
   #penWidth;
+  #size;
+  #ink; // what the server counts as ink, and as too little ink to be a digit
   #strokes = [];
   #active = null; // the stroke being drawn and the pointer drawing it
   #tool = TOOLS.PENCIL;
@@ -24,14 +23,21 @@ export class DrawingPad extends EventTarget {
 
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{penWidth: number}} options  pen diameter as a fraction of the pad's side
+   * @param {object} settings  the server's (the page config's `pad`), so both agree on what a digit is
+   * @param {number} settings.size  side of the image sent to the network, in pixels
+   * @param {number} settings.penWidth  pen diameter as a fraction of the side
+   * @param {number} settings.inkAlpha  the alpha a pixel needs to count as ink
+   * @param {number} settings.minExtent  ink spanning less than this fraction of the side...
+   * @param {number} settings.minExtentPx  ...or these pixels is a speck, not a digit
    */
-  constructor(canvas, { penWidth }) {
+  constructor(canvas, { size, penWidth, inkAlpha, minExtent, minExtentPx }) {
     super();
     this.#canvas = canvas;
     this.#ctx = canvas.getContext('2d');
     this.#penWidth = penWidth;
-    this.#exportCanvas.width = this.#exportCanvas.height = EXPORT_SIZE;
+    this.#size = size;
+    this.#ink = { alpha: inkAlpha, minExtent, minExtentPx };
+    this.#exportCanvas.width = this.#exportCanvas.height = size;
     canvas.addEventListener('pointerdown', (e) => this.#onDown(e));
     canvas.addEventListener('pointermove', (e) => this.#onMove(e));
     canvas.addEventListener('pointerup', (e) => this.#onUp(e));
@@ -75,8 +81,14 @@ export class DrawingPad extends EventTarget {
   /** The drawing at the network's size: null when there is no digit on it, else its canvas. */
   snapshot() {
     const ctx = this.#exportCanvas.getContext('2d', { willReadFrequently: true });
-    this.#render(ctx, EXPORT_SIZE);
-    return hasDigit(ctx.getImageData(0, 0, EXPORT_SIZE, EXPORT_SIZE)) ? this.#exportCanvas : null;
+    this.#render(ctx, this.#size);
+    return this.#holdsDigit(ctx.getImageData(0, 0, this.#size, this.#size)) ? this.#exportCanvas : null;
+  }
+
+  /** Whether an image's ink spans enough of it to be a digit rather than a speck, as the server tests it. */
+  #holdsDigit(image) {
+    const { alpha, minExtent, minExtentPx } = this.#ink;
+    return inkExtent(image, alpha) >= Math.max(minExtentPx, minExtent * Math.max(image.width, image.height));
   }
 
   #resize() {
@@ -167,15 +179,15 @@ function drawStroke(ctx, stroke, side, penWidth, from = 0) {
   ctx.restore();
 }
 
-/** Whether an image holds ink spanning enough of it to be a digit rather than a dot. */
-function hasDigit({ data, width, height }) {
+/** The longer side, in pixels, of the box around an image's ink (pixels with at least `inkAlpha`); 0 for none. */
+function inkExtent({ data, width, height }, inkAlpha) {
   let top = height;
   let bottom = -1;
   let left = width;
   let right = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      if (data[(y * width + x) * 4 + 3] >= INK_ALPHA) {
+      if (data[(y * width + x) * 4 + 3] >= inkAlpha) {
         if (y < top) top = y;
         bottom = y;
         if (x < left) left = x;
@@ -183,6 +195,5 @@ function hasDigit({ data, width, height }) {
       }
     }
   }
-  if (bottom < 0) return false;
-  return Math.max(bottom - top + 1, right - left + 1) >= MIN_EXTENT * Math.max(width, height);
+  return bottom < 0 ? 0 : Math.max(bottom - top + 1, right - left + 1);
 }

@@ -6,32 +6,43 @@
 import { bitsToBytes } from './network.js';
 
 export const LOW_CONFIDENCE = 0.6; // below this top probability the page says it is not sure
-const INPUT_SIDE = 28;
 
-/** Every element the scripts touch, looked up once. */
+function found(element, what) {
+  if (!element) throw new Error(`The page has no ${what}.`);
+  return element;
+}
+
+/**
+ * Every element the scripts touch, looked up once: page-wide ones by id, the parts of a region by
+ * `data-role` within it (`data-testid` is the tests' own).
+ */
 export function lookUp(root = document) {
-  const byTestId = (id) => root.querySelector(`[data-testid="${id}"]`);
-  const byRole = (scope, role) => scope.querySelector(`[data-role="${role}"]`);
-  const results = byTestId('results');
+  const byId = (id) => found(root.getElementById(id), `element #${id}`);
+  const byRole = (scope, role) => found(scope.querySelector(`[data-role="${role}"]`), `[data-role="${role}"]`);
+  const results = byId('results');
   return {
-    pad: byTestId('pad'),
-    tools: {
-      pencil: byTestId('pencil'), eraser: byTestId('eraser'), undo: byTestId('undo'), clear: byTestId('clear'),
-    },
-    model: byTestId('model'),
-    modelDescription: root.getElementById('model-description'),
+    pad: byId('pad'),
+    tools: { pencil: byId('pencil'), eraser: byId('eraser'), undo: byId('undo'), clear: byId('clear') },
+    model: byId('model'),
+    modelDescription: byId('model-description'),
     results,
     status: byRole(results, 'status'),
     announce: byRole(results, 'announce'),
-    downsampled: byTestId('downsampled'),
-    firstGuess: byTestId('first-guess'),
-    secondGuess: byTestId('second-guess'),
+    downsampled: byRole(results, 'downsampled'),
+    firstGuess: byRole(results, 'first-guess'),
+    secondGuess: byRole(results, 'second-guess'),
     firstProbability: byRole(results, 'first-probability'),
     secondProbability: byRole(results, 'second-probability'),
-    bars: Array.from({ length: 10 }, (_, d) => byTestId(`prob-${d}`)),
-    layers: root.querySelector('[data-role="layers"]'),
-    unitDetail: byTestId('unit-detail'),
-    config: JSON.parse(root.getElementById('page-config').textContent),
+    bars: Array.from(results.querySelectorAll('[data-role="bar"]'), (item) => ({
+      item, fill: byRole(item, 'bar-fill'), value: byRole(item, 'bar-value'),
+    })),
+    layers: byRole(root, 'layers'),
+    scales: { // legend bars, one colour scale each
+      sequential: Array.from(root.querySelectorAll('[data-role="sequential-scale"]')),
+      diverging: Array.from(root.querySelectorAll('[data-role="diverging-scale"]')),
+    },
+    unitDetail: byId('unit-detail'),
+    config: JSON.parse(byId('page-config').textContent),
   };
 }
 
@@ -55,7 +66,7 @@ export class ResultsView {
     els.secondGuess.textContent = '';
     els.firstProbability.textContent = '';
     els.secondProbability.textContent = '';
-    els.downsampled.getContext('2d').clearRect(0, 0, INPUT_SIDE, INPUT_SIDE);
+    els.downsampled.getContext('2d').clearRect(0, 0, els.downsampled.width, els.downsampled.height);
     this.#bars(new Array(10).fill(0));
   }
 
@@ -79,7 +90,7 @@ export class ResultsView {
       ? `Not sure: ${first.digit} or ${second.digit}?`
       : `It looks like a ${first.digit}`;
     this.#bars(answer.probabilities);
-    this.#downsampled(answer.input.bits);
+    this.#downsampled(answer.input);
   }
 
   error(message) {
@@ -102,19 +113,22 @@ export class ResultsView {
 
   #bars(probabilities) {
     const top = Math.max(...probabilities);
-    this.#els.bars.forEach((bar, d) => {
+    this.#els.bars.forEach(({ item, fill, value }, d) => {
       const p = probabilities[d];
-      bar.dataset.probability = p.toFixed(4);
-      bar.classList.toggle('leading', p > 0 && p === top);
-      bar.querySelector('.bar-fill').style.transform = `scaleX(${p})`;
-      bar.querySelector('.bar-value').textContent = p > 0 ? percent(p) : '';
+      item.dataset.probability = p.toFixed(4);
+      item.classList.toggle('leading', p > 0 && p === top);
+      fill.style.transform = `scaleX(${p})`;
+      value.textContent = p > 0 ? percent(p) : '';
     });
   }
 
-  #downsampled(bits) {
-    const ctx = this.#els.downsampled.getContext('2d');
+  /** What the network saw ({width, height, bits}), pixel for pixel. */
+  #downsampled({ width, height, bits }) {
+    const canvas = this.#els.downsampled;
+    if (canvas.width !== width || canvas.height !== height) [canvas.width, canvas.height] = [width, height];
+    const ctx = canvas.getContext('2d');
     const bytes = bitsToBytes(bits);
-    const image = ctx.createImageData(INPUT_SIDE, INPUT_SIDE);
+    const image = ctx.createImageData(width, height);
     for (let i = 0; i < bytes.length; i++) {
       image.data[i * 4 + 3] = bytes[i]; // black ink where the bit is set, clear elsewhere
     }

@@ -19,11 +19,16 @@ function describeUnit({ layer, address, geometry }) {
   return geometry.maps > 1 ? `map ${address.map + 1}, ${where}` : where;
 }
 
-function explain({ layer, belowTitle }, weights) {
+function explain({ layer, below, belowTitle }, weights) {
   switch (layer.kind) {
     case 'input': return 'A pixel of the downsampled drawing: 1 where there is ink.';
-    case 'pool': return `The largest of the 2×2 window outlined in ${belowTitle}.`;
-    case 'conv': return `Sums the outlined window of every map in ${belowTitle}, each weighted by its own kernel below.`;
+    case 'pool': return `The largest of the ${layer.size}×${layer.size} window outlined in ${belowTitle}.`;
+    case 'conv': {
+      const area = `the outlined ${layer.kernel}×${layer.kernel} window`;
+      return layout(below).maps > 1
+        ? `Sums ${area} of every map in ${belowTitle}, each weighted by its own kernel below.`
+        : `Sums ${area} of ${belowTitle}, weighted by the kernel below.`;
+    }
     default:
       return weights && weights.shape.length === 2
         ? `Weighs every pixel of ${belowTitle}: this template shows what it looks for (orange adds, blue subtracts).`
@@ -79,7 +84,7 @@ export class UnitDetail {
   showWeights(selection, weights) {
     this.#what.textContent = explain(selection, weights);
     this.#bias.textContent = weights.bias.toFixed(3);
-    const scale = Math.max(1e-12, ...weights.weights.map(Math.abs));
+    const scale = Math.max(1e-12, -weights.min, weights.max); // the largest |weight|, from the unit's min and max
     const shape = weights.shape.length === 1 ? [weights.shape[0]] : weights.shape;
     const geometry = layout({ shape, kind: 'dense' });
     const perMap = geometry.width * geometry.height;

@@ -5,31 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.servers import HOST, ServerDidNotStart, free_port, stop, wait_until_ready
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DIGITPAD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SERVER_START_S = 90
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+from tests import servers
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Watch
 
 
 def _unavailable(reason: str) -> None:
@@ -48,27 +29,22 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
+def server(chromium_path: str) -> Iterator[str]:
     """`python -m app serve` on a free port, ready once its models are loaded."""
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            try:
-                wait_until_ready(process, f"{base}/readyz", SERVER_START_S)
-            except ServerDidNotStart as exc:
-                pytest.fail(f"{exc}:\n{log_path.read_text()}")
-            yield base
-        finally:
-            stop(process, timeout=15)
+    try:
+        live = servers.start()
+    except servers.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
+    try:
+        yield live.url
+    finally:
+        servers.stop(live, timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
+    """Headless Chromium, for one test module at a time: Playwright's sync API keeps an asyncio loop
+    running while it is open, and later tests that call asyncio.run would find it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -77,26 +53,6 @@ def browser(chromium_path: str) -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
-
-
-@dataclass
-class Watch:
-    """What a page did that a test may assert on: console errors, and every request it made."""
-
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-
-    def predictions(self) -> list[str]:
-        return [url for url in self.requests if urlsplit(url).path == "/api/predict"]
-
-    def foreign(self) -> list[str]:
-        host = urlsplit(self.base).netloc
-        return [
-            url
-            for url in self.requests
-            if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != host
-        ]
 
 
 def _open(browser: object, server: str, options: dict[str, object]) -> Iterator[tuple[object, Watch]]:

@@ -1,14 +1,16 @@
-"""Replaying the factories' unit-square digit strokes on the page's pad, with a mouse or a finger."""
+"""Replaying the factories' unit-square digit strokes on the page's pad, with a mouse or a finger, and
+waiting for the guess."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.factories import DIGIT_STROKES, Stroke
 
+ANSWER_TIMEOUT_MS = 15_000
 MOUSE_STEPS = 3  # mouse moves between two stroke points, so the page sees a stroke as a user draws it
 # An init script keeping a copy of every image body the page posts, as base64 in `window.uploads`:
 # Playwright does not expose a request body that is a Blob.
@@ -73,3 +75,9 @@ def touch_digit(page: Page, digit: int, **placement: Any) -> None:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     finally:
         cdp.detach()
+
+
+def settle(page: Page) -> str:
+    """Waits until the guesses shown belong to the drawing on the pad; the first guess."""
+    expect(page.get_by_test_id("results")).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
+    return page.get_by_test_id("first-guess").text_content() or ""

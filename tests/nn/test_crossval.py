@@ -13,9 +13,9 @@ from PIL import Image
 
 from app.cli import main
 from app.nn import crossval
-from app.nn.train import PEN_VALIDATION_WIDTHS, load_dataset, recipe_with
+from app.nn.train import PEN_VALIDATION_WIDTHS, PEN_VALIDATION_WRITERS, load_dataset, recipe_with
 from tests.factories import DIGIT_STROKES
-from tests.nn.conftest import DATA_DIR
+from tests.factories import TEST_DATA_DIR as DATA_DIR
 
 WRITERS = range(1, 11)
 
@@ -82,9 +82,16 @@ def test_held_out_writers_are_never_trained_on(small_data):
     pen_labels = dataset.train_y[mnist_rows:]
     assert len(pen_labels) == 8 * PER_WRITER * 2
     assert sorted(set(pen_labels.tolist())) == [0, 2, 3, 4, 5, 7, 8, 9]
-    everyone = load_dataset(recipe, mnist, pen, limit=2000)
+    everyone = load_dataset(recipe, mnist, pen, limit=2000, held_out_writers=())
     assert len(everyone.train_y) == mnist_rows + 10 * PER_WRITER * 2
     assert everyone.pen_val_x is None  # without held-out writers, nothing is set aside
+    # by default (`digitpad train`), the writers no shipped model trains on stay out: here 5 and 10
+    shipped = load_dataset(recipe, mnist, pen, limit=2000)
+    assert shipped.pen_val_writers is not None
+    assert (
+        sorted(set(shipped.pen_val_writers.tolist())) == [5, 10] == [w for w in WRITERS if w in PEN_VALIDATION_WRITERS]
+    )
+    assert sorted(set(shipped.train_y[mnist_rows:].tolist())) == [0, 1, 2, 3, 5, 6, 7, 8]
 
 
 def test_a_fold_reports_its_writers_errors_and_accuracy(small_data):

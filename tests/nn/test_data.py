@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 
 from app.nn import data
-from app.nn.preprocess import preprocess
-from tests.nn.conftest import DATA_DIR
+from app.nn.preprocess import binarize, preprocess
+from app.nn.train import PEN_VALIDATION_WRITERS
+from tests.factories import TEST_DATA_DIR
 
 
 def test_reads_gzip_and_raw_idx(tmp_path, mnist_test):
@@ -21,7 +23,7 @@ def test_reads_gzip_and_raw_idx(tmp_path, mnist_test):
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     raw = tmp_path / "t10k-labels-idx1-ubyte"
-    raw.write_bytes(gzip.decompress((DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    raw.write_bytes(gzip.decompress((TEST_DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()))
     np.testing.assert_array_equal(data.read_idx(raw), labels)
 
 
@@ -57,7 +59,7 @@ def test_downloads_missing_files_and_verifies_them(tmp_path, mirror, mnist_test,
     url, root = mirror
     for name in data.MNIST_FILES["test"]:
         # a mirror may compress differently: the check is on the uncompressed bytes
-        content = gzip.decompress((DATA_DIR / f"{name}.gz").read_bytes())
+        content = gzip.decompress((TEST_DATA_DIR / f"{name}.gz").read_bytes())
         (root / f"{name}.gz").write_bytes(gzip.compress(content, compresslevel=1))
     target = tmp_path / "data"
     images, _ = data.load_mnist(target, "test", mirrors=[url])
@@ -73,7 +75,7 @@ def test_a_mirror_with_wrong_bytes_is_skipped(tmp_path, mirror):
     (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x01" + b"\0\0\0\x01" + b"\x07"))
     good = root / "good"
     good.mkdir()
-    (good / "t10k-labels-idx1-ubyte.gz").write_bytes((DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (good / "t10k-labels-idx1-ubyte.gz").write_bytes((TEST_DATA_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
     path = data.download_mnist_file(tmp_path, "t10k-labels-idx1-ubyte", [url + "bad/", url + "missing/", url + "good/"])
     assert data.read_idx(path).shape == (10000,)
 
@@ -140,3 +142,61 @@ def test_pen_strokes_render_as_a_round_pen(tmp_path):
     assert image[140, 56 - 14 + 2] == 255  # the round cap reaches past the stroke's end
     pre = preprocess(image)
     assert pre.bits.sum() > 0
+
+
+@pytest.mark.slow
+def test_the_packaged_test_set_is_the_preprocessed_mnist_test_set(mnist_test):
+    images, labels = mnist_test
+    bits, packaged_labels = data.bundled_mnist("test")
+    np.testing.assert_array_equal(packaged_labels, labels)
+    np.testing.assert_array_equal(bits, binarize(data.mnist_inputs(images)))
+
+
+def test_the_packaged_training_set_has_every_digit():
+    bits, labels = data.bundled_mnist("train")
+    assert bits.shape == (60000, 28, 28) and bits.dtype == np.uint8 and set(np.unique(bits)) == {0, 1}
+    assert np.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert bits.reshape(len(bits), -1).sum(axis=1).min() > 0  # every digit has ink
+
+
+def test_pack_and_load_round_trip(tmp_path, mnist_test):
+    images, labels = mnist_test[0][:50], mnist_test[1][:50]
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in ("train", "t10k"):
+        (folder / f"{name}-images-idx3-ubyte").write_bytes(
+            b"\0\0\x08\x03" + struct.pack(">III", 50, 28, 28) + images.tobytes()
+        )
+        (folder / f"{name}-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01" + struct.pack(">I", 50) + labels.tobytes())
+    paths = data.pack_mnist(folder, tmp_path / "out")
+    assert [p.name for p in paths] == ["mnist-train.npz", "mnist-test.npz"]
+    for split in ("train", "test"):
+        bits, packaged_labels = data.bundled_mnist(split, tmp_path / "out")
+        np.testing.assert_array_equal(bits, binarize(data.mnist_inputs(images)))
+        np.testing.assert_array_equal(packaged_labels, labels)
+
+
+def test_a_missing_packaged_set_says_how_to_remake_it(tmp_path):
+    with pytest.raises(data.DataError, match="digitpad pack-mnist"):
+        data.bundled_mnist("test", tmp_path)
+
+
+def test_pen_digits_round_trip_through_their_file(tmp_path):
+    path = tmp_path / "pendigits.gz"
+    path.write_bytes(gzip.compress(UNIPEN.encode()))
+    original = data.load_pendigits(path)
+    saved = tmp_path / "strokes.npz"
+    data.save_pen_digits(original, saved)
+    loaded = data.load_pen_digits(saved)
+    assert [(d.label, d.writer, len(d.strokes)) for d in loaded] == [
+        (d.label, d.writer, len(d.strokes)) for d in original
+    ]
+    for a, b in zip(loaded, original, strict=True):
+        for sa, sb in zip(a.strokes, b.strokes, strict=True):
+            np.testing.assert_array_equal(sa, sb)
+
+
+def test_the_committed_held_out_strokes_are_six_writers_no_model_trains_on():
+    digits = data.load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")
+    assert len(digits) == 1499 and {d.writer for d in digits} == set(PEN_VALIDATION_WRITERS)
+    assert np.bincount([d.label for d in digits]).min() >= 140

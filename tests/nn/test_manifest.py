@@ -13,7 +13,7 @@ from app.cli import main
 from app.config import MODEL_DIR
 from app.nn.manifest import MANIFEST, read_manifest, verify, write_manifest
 from app.nn.network import ModelFileError
-from tests.web.routes.test_predict import assert_error
+from tests.factories import assert_error
 
 SHIPPED = ("cnn.npz", "mlp.npz", "logreg.npz")
 

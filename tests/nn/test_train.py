@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from app.nn.augment import Augmentation, elastic_field
 from app.nn.data import mnist_inputs
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.preprocess import binarize
-from app.nn.train import RECIPES, Dataset, StepReport, learning_rate, recipe_with, train
+from app.nn.train import RECIPES, Dataset, TrainingStep, learning_rate, recipe_with, train
 from tests.factories import agreement
 
 
@@ -87,26 +89,29 @@ def test_elastic_distortion_bends_digits_by_about_the_asked_distance(small_datas
     assert np.median(shares) > 0.6  # the same strokes, a pixel or so away
 
 
-def test_callbacks_see_every_step_and_epoch_and_can_stop_the_run(small_dataset):
+def test_the_report_hears_every_step_and_epoch_and_can_stop_the_run(small_dataset):
     recipe = recipe_with("logreg", epochs=2, batch_size=500, warmup_epochs=1.0, seed=3)
-    steps, epochs = [], []
-    _, history = train("logreg", recipe, small_dataset, on_step=steps.append, on_epoch=epochs.append)
-    assert [s.step for s in steps] == list(range(1, 9)) and {s.total_steps for s in steps} == {8}
+    heard: list[TrainingStep] = []
+    _, history = train("logreg", recipe, small_dataset, report=heard.append)
+    steps = [h for h in heard if h.record is None]
+    assert [s.step for s in steps] == list(range(1, 9)) and {s.steps for s in steps} == {8}
     assert [s.epoch for s in steps] == [1] * 4 + [2] * 4
-    assert epochs == history
-    lrs = [s.lr for s in steps]
-    assert lrs[:4] == pytest.approx([0.0125, 0.025, 0.0375, 0.05])  # warm-up, then the cosine down
-    assert lrs[4] == pytest.approx(0.05) and lrs[4] > lrs[5] > lrs[6] > lrs[7] > 0
+    assert [h.record for h in heard if h.record is not None] == history
+    lrs = [h["lr"] for h in history]
+    assert lrs[0] == pytest.approx(0.05)  # the end of the warm-up: the full rate
+    assert lrs[1] == pytest.approx(0.025 * (1 + math.cos(0.75 * math.pi)), abs=1e-6)  # the last step of the cosine
+    assert learning_rate(recipe, 0, 8, 4) == pytest.approx(0.0125)  # warm-up, a quarter at a time
+    assert learning_rate(recipe, 2, 8, 4) == pytest.approx(0.0375)
 
     class Stop(Exception):
         pass
 
-    def stop_after_three(report: StepReport) -> None:
-        if report.step == 3:
+    def stop_after_three(step: TrainingStep) -> None:
+        if step.step == 3:
             raise Stop
 
     with pytest.raises(Stop):
-        train("logreg", recipe, small_dataset, on_step=stop_after_three)
+        train("logreg", recipe, small_dataset, report=stop_after_three)
 
 
 def test_the_learning_rate_schedule_without_warm_up_is_the_cosine():

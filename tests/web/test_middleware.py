@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import orjson
 import pytest
 
-from app.web.middleware import SECURITY_HEADERS
-from tests.web.routes.test_predict import assert_error
+from app.web.middleware import SECURITY_HEADERS, BodyLimitMiddleware
+from tests.factories import assert_error
 
 
 def assert_security_headers(response) -> None:
@@ -96,3 +98,46 @@ def test_static_files_cannot_escape_their_folder(make_client, tmp_path):
             response = app_client.get(path)
             assert "outside static" not in response.text
             assert response.status_code == 404
+
+
+CHUNK = 64 * 1024
+
+
+def stream_into_body_limit(limit: int, chunks: int) -> tuple[int, dict, int, int]:
+    """A client streaming `chunks` chunks without a Content-Length into BodyLimitMiddleware around an app
+    that reads its whole body, as the routes do. Returns the status, the JSON body, the chunks the server
+    had pulled when its answer started, and the chunks it pulled in all."""
+    pulled = 0
+    at_answer = -1
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body", False):
+            pass
+        raise AssertionError("the app read a body over the limit to its end")
+
+    async def receive():
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": b"\0" * CHUNK, "more_body": pulled < chunks}
+
+    async def send(message):
+        nonlocal at_answer
+        if message["type"] == "http.response.start":
+            at_answer = pulled
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/predict", "headers": [(b"content-type", b"image/png")]}
+    asyncio.run(BodyLimitMiddleware(app, limit=limit)(scope, receive, send))
+    body = orjson.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+    return sent[0]["status"], body, at_answer, pulled
+
+
+def test_body_over_the_limit_is_refused_while_streaming():
+    limit = 2 * 1024 * 1024
+    status, body, at_answer, pulled = stream_into_body_limit(limit, chunks=100)
+    assert (status, body["code"]) == (413, "payload_too_large")
+    # refused on the chunk that crossed the limit, not after the whole 6.4 MB body...
+    assert at_answer == limit // CHUNK + 1
+    # ...and the rest the client still sends is read and dropped so that it gets the answer (no reset)
+    assert pulled == 100

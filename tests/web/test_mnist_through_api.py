@@ -12,8 +12,7 @@ from app.nn.data import load_mnist, mnist_inputs
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.network import load_model
 from app.nn.preprocess import binarize
-from tests.factories import png_bytes
-from tests.nn.conftest import DATA_DIR
+from tests.factories import TEST_DATA_DIR, png_bytes
 
 pytestmark = pytest.mark.slow
 BATCH = 256
@@ -33,7 +32,7 @@ def canvas_png(digit: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="module")
 def mnist() -> tuple[np.ndarray, np.ndarray, list[bytes]]:
-    images, labels = load_mnist(DATA_DIR, "test", download=False)
+    images, labels = load_mnist(TEST_DATA_DIR, "test", download=False)
     return images, labels, [canvas_png(image) for image in images]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from app.web import predictions
 from app.web.predictions import BATCH_TURN, ClientGone, InferenceTurns, answer_batch, answer_one
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 
 class FakeRequest:

@@ -1,4 +1,5 @@
-"""GET /api/models and the weights feeding one unit, for the page's hover view."""
+"""GET /api/models, one model's description (the shipped ones and the lab's trained ones alike), and the
+weights feeding one unit, for the page's hover view."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import numpy as np
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from app.web.deps import RegistryDep
+from app.web.deps import RegistryDep, find_model
 from app.web.errors import ApiError
 from app.web.responses import OrjsonResponse, model_json
-from app.web.schemas import ModelsOut, UnitOut, error_responses
+from app.web.schemas import ModelOut, ModelsOut, UnitOut, error_responses
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
@@ -19,6 +20,15 @@ router = APIRouter(prefix="/api/models", tags=["models"])
 @router.get("", response_model=ModelsOut, summary="The models this server answers with")
 async def list_models(registry: RegistryDep) -> Response:
     return OrjsonResponse({"default": registry.default, "models": [model_json(m) for m in registry.models.values()]})
+
+
+@router.get("/{name}", response_model=ModelOut, responses=error_responses(404), summary="One model")
+async def describe_model(
+    registry: RegistryDep,
+    name: Annotated[str, Path(description="A model from GET /api/models, or a trained one (lab-...).")],
+) -> Response:
+    """As GET /api/models lists it; also for a model trained in the lab, which that list leaves out."""
+    return OrjsonResponse(model_json(await find_model(registry, name)))
 
 
 @router.get(
@@ -33,7 +43,7 @@ async def unit_weights(
     layer: Annotated[str, Path(description="One of its layers with weights.", examples=["conv1"])],
     index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.", examples=[0])],
 ) -> Response:
-    model = registry.find(name)
+    model = await find_model(registry, name)
     try:
         weights, bias = model.network.unit_weights(layer, index)
     except (KeyError, IndexError) as exc:

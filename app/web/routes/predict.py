@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep
+from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep, find_model
 from app.web.drawings import IMAGE_TYPES, read_batch, read_drawing
 from app.web.predictions import ClientGone, answer_batch, answer_one
 from app.web.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
@@ -73,8 +73,9 @@ async def predict(
     top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
     activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
 ) -> Response:
-    """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}` or
-    `{"pixels"}`. The format of an image is read from its bytes."""
+    """Send the drawing as a raw image body, as the multipart file `image`, or as JSON `{"image"}`,
+    `{"pixels"}` or `{"bits"}`. The format of an image is read from its bytes; `bits` is the network's own
+    28x28 input, used as it is and echoed in `input.bits`."""
     source = await read_drawing(request)
     try:
         answer = await answer_one(model, source, top_k, activations, settings, inference, request)
@@ -95,7 +96,7 @@ async def predict_batch(
 ) -> Response:
     """One result per image, in order; an image that cannot be read gets an `error` in its place."""
     batch = await read_batch(request, settings)
-    model = registry.find(batch.model)
+    model = await find_model(registry, batch.model)
     try:
         answer = await answer_batch(model, batch.sources, batch.top_k, settings, inference, request)
     except ClientGone:

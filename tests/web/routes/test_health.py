@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.web.routes.test_predict import assert_error
+from tests.factories import assert_error
 
 
 def test_healthz(client):

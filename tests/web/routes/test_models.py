@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from tests.web.routes.test_predict import assert_error
+from tests.factories import assert_error
 
 
 def test_models_lists_the_three_shipped_models(client):
@@ -16,11 +18,77 @@ def test_models_lists_the_three_shipped_models(client):
     assert set(models) == {"cnn", "mlp", "logreg"}
     for model in models.values():
         assert set(model) == {"name", "title", "description", "parameters", "layers", "test_accuracy"}
-        assert model["layers"][0] == {"name": "input", "kind": "input", "shape": [28, 28]}
-        assert model["layers"][-1] == {"name": "output", "kind": "output", "shape": [10]}
+        assert model["layers"][0] == {"name": "input", "kind": "input", "shape": [28, 28], "title": "Input"}
+        assert model["layers"][-1] == {"name": "output", "kind": "output", "shape": [10], "title": "Output"}
         assert 0.9 < model["test_accuracy"] <= 1
     assert [layer["shape"] for layer in models["cnn"]["layers"]][1:3] == [[16, 24, 24], [16, 12, 12]]
     assert models["logreg"]["parameters"] == 784 * 10 + 10
+
+
+@pytest.mark.parametrize(
+    ("model", "titles"),
+    [
+        (
+            "cnn",
+            [
+                "Input",
+                "Convolution 1",
+                "Downsampling 1",
+                "Convolution 2",
+                "Downsampling 2",
+                "Hidden layer (fully connected)",
+                "Output",
+            ],
+        ),
+        ("mlp", ["Input", "Hidden layer (fully connected)", "Output"]),
+        ("logreg", ["Input", "Output"]),
+    ],
+)
+def test_models_title_every_layer(client, model, titles):
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert [layer["title"] for layer in models[model]["layers"]] == titles
+
+
+def test_models_give_the_window_each_unit_reads(client):
+    """A conv layer's kernel and a pooling layer's window, and neither on the layers without one."""
+    cnn = next(m for m in client.get("/api/models").json()["models"] if m["name"] == "cnn")
+    windows = {layer["name"]: (layer.get("kernel"), layer.get("size")) for layer in cnn["layers"]}
+    assert windows == {
+        "input": (None, None),
+        "conv1": (5, None),
+        "pool1": (None, 2),
+        "conv2": (5, None),
+        "pool2": (None, 2),
+        "fc": (None, None),
+        "output": (None, None),
+    }
+    # The page outlines a unit's window on the layer below from these: they must agree with the shapes.
+    for below, layer in itertools.pairwise(cnn["layers"]):
+        side = below["shape"][-1]
+        if "kernel" in layer:  # k x k windows one unit apart
+            assert layer["shape"][-2:] == [side - layer["kernel"] + 1] * 2
+        if "size" in layer:  # s x s windows side by side
+            assert layer["shape"][-2:] == [side // layer["size"]] * 2
+
+
+def test_a_layer_kind_met_several_times_is_numbered_and_once_is_not():
+    from app.nn.network import LayerInfo
+    from app.web.responses import layer_titles
+
+    infos = [
+        LayerInfo("input", "input", (28, 28), -1),
+        LayerInfo("a", "dense", (64,), 1),
+        LayerInfo("b", "dense", (32,), 2),
+        LayerInfo("c", "pool", (1, 1, 32), 3),
+        LayerInfo("out", "output", (10,), 4),
+    ]
+    assert layer_titles(infos) == [
+        "Input",
+        "Hidden layer 1 (fully connected)",
+        "Hidden layer 2 (fully connected)",
+        "Downsampling",
+        "Output",
+    ]
 
 
 @pytest.mark.parametrize(

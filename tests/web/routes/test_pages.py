@@ -1,6 +1,10 @@
-"""GET /: the drawing page, rendered with the models and the pad's settings."""
+"""GET / and GET /train: the drawing page and the training lab, rendered with what the server knows, and light."""
 
 from __future__ import annotations
+
+import json
+import posixpath
+import re
 
 from app import __version__
 
@@ -13,3 +17,41 @@ def test_page_renders_with_the_models(client):
     assert "Convolutional network" in html and "Softmax regression" in html
     assert __version__ in html
     assert "<script>" not in html  # no inline script: the policy forbids it
+
+
+def page_weight(client, path: str) -> int:
+    """Bytes of a page with every stylesheet and script it loads, ES module imports followed."""
+    html = client.get(path).text
+    seen: set[str] = set()
+    todo = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    total = len(html.encode())
+    while todo:
+        asset = todo.pop()
+        if asset in seen:
+            continue
+        seen.add(asset)
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        total += len(response.content)
+        if asset.endswith(".js"):
+            folder = asset.rsplit("/", 1)[0]
+            for module in re.findall(r"from '(\.{1,2}/[^']+)'", response.text):
+                todo.append(posixpath.normpath(f"{folder}/{module}"))
+    return total
+
+
+def test_the_pages_stay_light(client):
+    assert page_weight(client, "/") < 150_000
+    assert page_weight(client, "/train") < 250_000
+
+
+def test_the_lab_page_gets_its_settings_presets_and_probe_as_data(client):
+    response = client.get("/train")
+    assert response.status_code == 200 and "<script>" not in response.text
+    config = json.loads(
+        re.search(r'<script type="application/json" id="page-config">(.*?)</script>', response.text, re.S)[1]
+    )
+    assert [a["name"] for a in config["architectures"]] == ["logreg", "mlp", "cnn"]
+    assert config["limits"]["train_size"] == {"min": 500, "max": 50_000, "default": 10_000, "min_exclusive": False}
+    assert len(config["presets"]) == 6 and len(config["probe"]["bits"]) == 784
+    assert 'href="/train"' in client.get("/").text  # the pad links to the lab

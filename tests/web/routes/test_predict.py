@@ -12,17 +12,8 @@ import pytest
 from PIL import Image
 
 from app.web.predictions import BATCH_TURN
-from tests.factories import DIGIT_STROKES, digit_png, png_bytes, stroke_image
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"detail", "code"}
-    assert body["code"] == code
-    assert body["detail"].endswith(".") and len(body["detail"]) > 20
-    return body
+from app.web.schemas import SEVEN_BITS, SEVEN_ROWS
+from tests.factories import DIGIT_STROKES, assert_error, digit_png, png_bytes, stroke_image
 
 
 def assert_prediction(body: dict, digit: int, model: str = "cnn", top_k: int = 2, layers: bool = True) -> None:
@@ -98,6 +89,39 @@ def test_json_pixels_bright_on_dark(client):
     assert_prediction(response.json(), 2)
 
 
+def test_json_bits_are_the_networks_own_input_used_as_they_are(client, seven_png):
+    seen = client.post("/api/predict", content=seven_png, headers={"Content-Type": "image/png"}).json()
+    bits = seen["input"]["bits"]
+    response = client.post("/api/predict", json={"bits": bits})
+    assert response.status_code == 200
+    body = response.json()
+    assert_prediction(body, 7)
+    assert body["input"]["bits"] == bits  # echoed, not preprocessed again
+    assert body["probabilities"] == seen["probabilities"]
+    assert set(body["timings_ms"]) == {"forward"}
+    layer = body["layers"][0]
+    assert "".join("1" if b else "0" for b in base64.b64decode(layer["data"])) == bits
+
+
+def test_json_bits_shifted_off_centre_are_not_centred_again(client):
+    rows = SEVEN_ROWS[5:] + SEVEN_ROWS[:5]  # the 7 moved up to the top edge
+    body = client.post("/api/predict?activations=false", json={"bits": "".join(rows)}).json()
+    assert body["input"]["bits"] == "".join(rows)
+
+
+@pytest.mark.parametrize(
+    ("bits", "says"),
+    [("01" * 100, "200 characters"), ("2" * 784, "other than 0 and 1"), (" " + "0" * 783, "other than 0 and 1")],
+)
+def test_json_bits_that_are_not_784_bits_are_refused(client, bits, says):
+    body = assert_error(client.post("/api/predict", json={"bits": bits}), 422, "invalid_request")
+    assert says in body["detail"] and "784" in body["detail"]
+
+
+def test_json_bits_without_ink_are_an_empty_drawing(client):
+    assert_error(client.post("/api/predict", json={"bits": "0" * 784}), 422, "empty_drawing")
+
+
 @pytest.mark.parametrize("model", ["cnn", "mlp", "logreg"])
 def test_query_model_top_k_and_no_activations(client, seven_png, model):
     response = client.post(
@@ -141,19 +165,6 @@ def test_body_over_the_limit_is_refused_from_its_content_length(client):
         "payload_too_large",
     )
     assert "2,097,152" in body["detail"]
-
-
-def test_body_over_the_limit_is_refused_while_streaming(client):
-    sent = []
-
-    def chunks():  # no Content-Length: the server must count as the body arrives
-        for _ in range(100):
-            sent.append(1)
-            yield b"\0" * 65536
-
-    assert_error(
-        client.post("/api/predict", content=chunks(), headers={"Content-Type": "image/png"}), 413, "payload_too_large"
-    )
 
 
 def test_image_dimensions_over_the_limit(client):
@@ -203,9 +214,19 @@ def test_bad_query_parameters(client, seven_png, query):
 
 
 @pytest.mark.parametrize(
-    "payload", [{}, {"picture": "x"}, {"image": "x", "pixels": [[1]]}, {"image": 5}, [1, 2], "just a string"]
+    "payload",
+    [
+        {},
+        {"picture": "x"},
+        {"image": "x", "pixels": [[1]]},
+        {"bits": SEVEN_BITS, "pixels": [[1]]},
+        {"image": 5},
+        {"bits": 7},
+        [1, 2],
+        "just a string",
+    ],
 )
-def test_json_without_exactly_one_of_image_or_pixels(client, payload):
+def test_json_without_exactly_one_of_image_pixels_or_bits(client, payload):
     assert_error(client.post("/api/predict", json=payload), 422, "invalid_request")
 
 

@@ -1,27 +1,18 @@
-"""The bad-input catalogue, through a live server on real sockets: each case asserts the status, the error
-`code`, and that the server still answers afterwards.
-
-Real sockets matter for the limits: a Content-Length over the limit is refused before the body is sent,
-a chunked body is cut off as it passes the limit, and a body that trickles in is timed out.
-"""
+"""The bad-input catalogue, through a live server: images that lie, bomb or are not images, bad JSON,
+multipart and parameters. Each case asserts the status, the error `code`, and that the server still
+answers afterwards."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import os
-import socket
 import struct
-import subprocess
-import sys
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,81 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.web.middleware import DRAIN_BYTES
-from tests.conftest import make_settings
+from tests import servers
 from tests.factories import DIGIT_STROKES, digit_png, stroke_image
-from tests.servers import HOST, ServerDidNotStart, free_port, wait_until_ready
-
-ROOT = Path(__file__).resolve().parents[2]
-BODY_TIMEOUT = 1.5  # seconds, short so the slow-body cases stay quick
-KEEP_ALIVE_TIMEOUT = 1
-HEAD_TIMEOUT = 1.5
-MiB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    host: str
-    port: int
-    process: subprocess.Popen[str]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DIGITPAD_MODEL_DIR": str(make_settings().model_dir),
-        "DIGITPAD_BODY_TIMEOUT": str(BODY_TIMEOUT),
-        "DIGITPAD_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE_TIMEOUT),
-        "DIGITPAD_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
-        "DIGITPAD_LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = LiveServer(HOST, port, process)
-    try:
-        wait_until_ready(process, f"{server.url}/healthz", 60)
-    except ServerDidNotStart as exc:
-        process.kill()
-        pytest.fail(f"{exc}:\n{process.communicate()[0]}")
-    try:
-        yield server
-    finally:
-        process.terminate()
-        try:
-            output = process.communicate(timeout=20)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    # Nothing a client sent may have crashed a handler: the server logs those as unexpected errors.
-    assert "Unexpected error" not in output and "Traceback" not in output, output
-
-
-@pytest.fixture(scope="session")
-def http(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
-
-
-def assert_still_answers(live_server: LiveServer) -> None:
-    assert live_server.process.poll() is None, "the server died"
-    response = httpx.get(f"{live_server.url}/api/models", timeout=10)  # a fresh connection
-    assert response.status_code == 200
-    assert response.json()["default"] == "cnn"
-
-
-# --- images that lie, bomb, or are not images ---------------------------------------------------------
+from tests.web.live import (
+    assert_still_answers,
+)
 
 
 def seven(size: int = 280) -> Image.Image:
@@ -388,7 +309,7 @@ CASES: dict[str, Case] = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name: str, http: httpx.Client, live_server: LiveServer) -> None:
+def test_bad_input(name: str, http: httpx.Client, live_server: servers.Server) -> None:
     case = CASES[name]
     headers = dict(case.headers)
     if case.content_type:
@@ -420,194 +341,3 @@ def test_bad_input(name: str, http: httpx.Client, live_server: LiveServer) -> No
 
 def test_the_catalogue_is_complete() -> None:
     assert len(CASES) >= 40
-
-
-# --- the limits, on raw sockets -----------------------------------------------------------------------
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """The status, headers and JSON body of one HTTP/1.1 response with a Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"the connection closed before a response: {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        assert chunk
-        body += chunk
-    return int(lines[0].split()[1]), headers, json.loads(body)
-
-
-def connect(server: LiveServer, timeout: float = 10) -> socket.socket:
-    sock = socket.create_connection((server.host, server.port), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def request_head(path: str, content_type: str, extra: str) -> bytes:
-    return f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n{extra}\r\n".encode()
-
-
-def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        sock.sendall(request_head("/api/predict", "image/png", f"Content-Length: {3 * MiB}\r\n"))
-        status, headers, body = read_response(sock)  # no byte of the body has been sent
-        assert (status, body["code"]) == (413, "payload_too_large")
-        assert headers["connection"] == "close"
-        sock.sendall(b"\0" * 3 * MiB)  # a client that writes its body before reading
-        assert sock.recv(1) == b""  # is read to the end and then hung up on, not reset
-    assert_still_answers(live_server)
-
-
-@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_client_that_sends_its_whole_oversized_body_first_still_gets_the_413(live_server, chunked):
-    """Most clients write the whole body before reading: the server must not reset the connection under them."""
-    body = b"\0" * (3 * MiB)
-    content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
-    response = httpx.post(
-        f"{live_server.url}/api/predict", content=content, headers={"Content-Type": "image/png"}, timeout=30
-    )
-    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
-    assert_still_answers(live_server)
-
-
-def test_batch_content_length_over_its_limit_is_refused(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        sock.sendall(request_head("/api/predict/batch", "application/json", f"Content-Length: {33 * MiB}\r\n"))
-        status, _, body = read_response(sock)
-        assert (status, body["code"]) == (413, "payload_too_large")
-    assert_still_answers(live_server)
-
-
-@pytest.mark.slow
-def test_chunked_body_over_the_limit_is_cut_off_while_streaming(live_server: LiveServer) -> None:
-    chunk = b"%x\r\n" % 65536 + b"\0" * 65536 + b"\r\n"
-    sent = 0
-    with connect(live_server) as sock:
-        sock.sendall(request_head("/api/predict", "image/png", "Transfer-Encoding: chunked\r\n"))
-        try:
-            while sent < 256 * MiB:
-                sock.sendall(chunk)
-                sent += 65536
-        except OSError:  # the server closed the connection with most of the body unsent
-            pass
-        status, _, body = read_response(sock)
-    assert (status, body["code"]) == (413, "payload_too_large")
-    # The server reads at most DRAIN_BYTES past the limit, and loopback socket buffers take a few MiB more;
-    # 256 MiB would mean it read everything.
-    assert sent < 2 * MiB + DRAIN_BYTES + 32 * MiB
-    assert_still_answers(live_server)
-
-
-@pytest.mark.slow
-def test_a_body_sent_slowly_is_timed_out(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        sock.sendall(request_head("/api/predict", "image/png", "Content-Length: 1000\r\n"))
-        started = time.monotonic()
-        sock.sendall(b"\x89PNG")
-        # The client sends nothing more: the server answers 408 once the body timeout has passed.
-        status, headers, body = read_response(sock)
-        waited = time.monotonic() - started
-        assert (status, body["code"]) == (408, "request_timeout")
-        assert headers["connection"] == "close"
-        assert BODY_TIMEOUT - 0.2 < waited < BODY_TIMEOUT + 5
-    assert_still_answers(live_server)
-
-
-@pytest.mark.slow
-def test_a_body_trickled_byte_by_byte_is_timed_out(live_server: LiveServer) -> None:
-    """Each byte arrives well within any idle timeout, but the whole body would take a minute."""
-    with connect(live_server) as sock:
-        sock.sendall(request_head("/api/predict", "image/png", "Content-Length: 600\r\n"))
-        started = time.monotonic()
-        sock.settimeout(0.1)
-        status = None
-        while time.monotonic() - started < BODY_TIMEOUT + 5:
-            try:
-                sock.sendall(b"\0")
-                if sock.recv(1, socket.MSG_PEEK):
-                    break
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-        sock.settimeout(10)
-        status, _, body = read_response(sock)
-        assert (status, body["code"]) == (408, "request_timeout")
-        assert time.monotonic() - started < BODY_TIMEOUT + 5
-    assert_still_answers(live_server)
-
-
-def test_an_idle_keep_alive_connection_is_closed(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        assert read_response(sock)[0] == 200
-        started = time.monotonic()
-        assert sock.recv(1) == b""  # the server closes the idle connection after its keep-alive timeout
-        assert time.monotonic() - started < KEEP_ALIVE_TIMEOUT + 3
-
-
-def test_a_batch_decodes_no_more_pixels_than_its_budget(make_client):
-    pad = 280 * 280
-    with make_client(max_batch_pixels=int(3.5 * pad)) as app_client:
-        response = app_client.post("/api/predict/batch", json={"images": [b64(digit_png(7))] * 5 + ["x"]})
-    results = response.json()["results"]
-    assert response.status_code == 200
-    assert [result.get("prediction") for result in results[:3]] == [7, 7, 7]
-    for result in results[3:5]:
-        assert result["error"]["code"] == "image_too_large"
-        assert "another batch" in result["error"]["detail"]
-    assert results[5]["error"]["code"] == "invalid_image"  # what is wrong with an image still comes first
-
-
-def test_a_url_over_the_head_limit_is_refused(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        sock.sendall(b"GET /healthz?" + b"a" * 200_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        status, headers, body = read_response(sock)
-        assert (status, body["code"]) == (431, "request_header_too_large")
-        assert headers["connection"] == "close" and headers["x-content-type-options"] == "nosniff"
-    assert_still_answers(live_server)
-
-
-def test_an_endless_header_is_cut_off(live_server: LiveServer) -> None:
-    """httptools would buffer one header as long as it grows: the server stops reading at the head limit."""
-    sent = 0
-    with connect(live_server) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Endless: ")
-        try:
-            while sent < 64 * MiB:
-                sock.sendall(b"a" * 65536)
-                sent += 65536
-        except OSError:
-            pass
-        assert sent < 32 * MiB
-    assert_still_answers(live_server)
-
-
-def test_a_connection_that_sends_nothing_is_closed(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        started = time.monotonic()
-        assert sock.recv(1) == b""
-        assert HEAD_TIMEOUT - 0.2 < time.monotonic() - started < HEAD_TIMEOUT + 3
-
-
-@pytest.mark.slow
-def test_headers_sent_slowly_are_timed_out(live_server: LiveServer) -> None:
-    with connect(live_server) as sock:
-        started = time.monotonic()
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
-        sock.settimeout(0.2)
-        with contextlib.suppress(OSError):
-            for i in range(100):  # a header every 0.2 s, never the blank line that ends them
-                sock.sendall(f"X-Slow-{i}: 1\r\n".encode())
-                if sock.recv(1, socket.MSG_PEEK):
-                    break
-        sock.settimeout(10)
-        status, _, body = read_response(sock)
-        assert (status, body["code"]) == (408, "request_timeout")
-        assert time.monotonic() - started < HEAD_TIMEOUT + 3
-    assert_still_answers(live_server)
