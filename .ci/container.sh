@@ -170,6 +170,23 @@ for asset in assets:
         print(response.status, asset)
 EOF
 
+log "the API docs and their assets, from the installed package"
+python3 - "$url" <<'EOF'
+import re
+import sys
+import urllib.request
+
+url = sys.argv[1]
+with urllib.request.urlopen(f"{url}/docs", timeout=10) as response:
+    page = response.read().decode()
+assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', page)
+if not any(asset.endswith("swagger-ui-bundle.js") for asset in assets):
+    sys.exit("/docs links no Swagger UI bundle")
+for asset in assets:
+    with urllib.request.urlopen(url + asset, timeout=10) as response:
+        print(response.status, asset)
+EOF
+
 log "/metrics adds up both workers"
 # Requests land on either worker; every scrape must count all of them, whichever worker answers it.
 (cd "$repo" && python3 - "$url" <<'EOF'

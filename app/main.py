@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -25,8 +26,14 @@ from app.core.registry import ModelRegistry
 from app.core.training import TrainingService
 from app.web.connections import HEAD_LIMITS, HeadLimits
 from app.web.errors import install_error_handlers
-from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UnexpectedErrorMiddleware
+from app.web.middleware import (
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    SecurityHeadersMiddleware,
+    UnexpectedErrorMiddleware,
+)
 from app.web.observability import ObservabilityMiddleware
+from app.web.openapi import EVERY_ROUTE_ERRORS, openapi_document
 from app.web.predictions import InferenceTurns
 from app.web.routes import docs, health, metrics, models, pages, predict, training
 from app.web.training import Dispatcher, Stopping
@@ -36,8 +43,10 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """Draw a digit, watch the network think.
 
 Every error is JSON `{"detail": "<a sentence>", "code": "<machine code>"}`. Unknown query parameters are
-ignored. A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the
-answer is 408 `request_timeout`. Under `digitpad serve`, the request line and headers must fit in
+ignored. Every GET operation also answers HEAD: the same status and headers, without the body.
+
+A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the answer is
+408 `request_timeout`. Under `digitpad serve`, the request line and headers must fit in
 DIGITPAD_MAX_HEAD_BYTES (default 64 KiB; 431 `request_header_too_large`) and arrive within
 DIGITPAD_HEAD_TIMEOUT seconds (default 10; 408 `request_timeout`)."""
 
@@ -78,8 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.getLogger("app").setLevel(settings.log_level.upper())
 
     app = FastAPI(
-        title="DigitPad", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="DigitPad",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        responses=EVERY_ROUTE_ERRORS,
     )
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
@@ -92,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
 
     # Added innermost first: security headers wrap everything, so errors and 413s carry them too.
+    app.add_middleware(HeadMiddleware, routes=app.router.routes)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

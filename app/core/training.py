@@ -266,9 +266,12 @@ class TrainingService:
             return self._view(job_id)
 
     def settings_of(self, given: dict[str, Any]) -> lab.LabSettings:
-        """Settings from a request, within this server's caps. Raises DigitPadError invalid_request."""
-        given = dict(given)
+        """Settings from a request, within this server's caps (a setting left out is at most the cap).
+        Raises DigitPadError invalid_request."""
+        given = {key: value for key, value in given.items() if value is not None}
         architecture = given.pop("architecture", None)
+        given.setdefault("epochs", min(lab.LIMITS["epochs"].default, self.limits.max_epochs))
+        given.setdefault("train_size", min(lab.LIMITS["train_size"].default, self.limits.max_examples))
         try:
             settings = lab.LabSettings.make(str(architecture), **given)
         except lab.LabSettingsError as exc:

@@ -18,11 +18,8 @@ LINE = re.compile(r"\A(?P<sum>[0-9a-f]{64}) [ *](?P<name>[^/\\]+)\Z")
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def read_manifest(folder: Path) -> dict[str, str]:

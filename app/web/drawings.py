@@ -68,6 +68,11 @@ async def read_batch(request: Request, settings: Settings) -> Batch:
             files = [upload for upload in uploads if isinstance(upload, UploadFile)]
             if len(files) != len(uploads):
                 raise ApiError("invalid_request", "Every `images` field must be a file.")
+            for option in ("model", "top_k"):
+                if len(form.getlist(option)) > 1:  # one would be read and the others ignored
+                    raise ApiError(
+                        "invalid_request", f"The multipart body has `{option}` more than once; send it once."
+                    )
             try:
                 options = BatchJSON.model_validate(
                     {"images": ["-"] * len(files), "model": form.get("model"), "top_k": form.get("top_k", 2)}

@@ -1,12 +1,14 @@
-"""Pure ASGI middleware: body size and time limits, security headers, and a JSON 500 for the unexpected."""
+"""Pure ASGI middleware: body size and time limits, security headers, a JSON 500 for the unexpected, and HEAD
+for every GET route."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web.errors import ApiError, problem_response
@@ -193,6 +195,51 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class _HeadersSent(Exception):
+    """Stops the route behind a HEAD once its headers are out: nothing of its body is sent."""
+
+
+class HeadMiddleware:
+    """Answers HEAD like GET without the body, wherever a route answers GET (RFC 9110 section 9.3.2).
+
+    FastAPI's routes answer only the methods they declare, so HEAD would be 405; static files answer HEAD
+    themselves. The route runs as for GET on a copy of the scope (the server reads the method from its
+    own), headers (Content-Length included) are sent as they are, and the route is stopped at its first
+    body message, so a stream (a training job's events) ends with its headers instead of running on. What
+    routing wrote into the copy is copied back, so the middleware outside sees the route HEAD was answered by.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or not self._answers_get(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                raise _HeadersSent
+            await send(message)
+
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, send_headers_only)
+        except _HeadersSent:
+            pass
+        finally:
+            scope.update({key: value for key, value in as_get.items() if key != "method"})
+
+    def _answers_get(self, scope: Scope) -> bool:
+        """Whether a route takes GET here but none takes HEAD (static files and /openapi.json do)."""
+        return not self._routed(scope) and self._routed({**scope, "method": "GET"})
+
+    def _routed(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in self.routes)
 
 
 async def _send_error(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from app.nn.lab import HIDDEN_UNITS, LIMITS
+from app.web.errors import STATUS
 
 PixelValue = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
 # A 7 drawn on a 28x28 pad, and a 1 as a grid of grey levels: the examples /docs and schema tests send.
 SEVEN_PNG = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAYElEQVR4nK2SUQ7AIAhD6bL7Xxl/hl"
@@ -64,19 +67,35 @@ class ErrorOut(BaseModel):
     code: str = Field(description="A machine-readable error code, e.g. `invalid_image`.")
 
 
+DRAWING_FIELDS = ("image", "pixels", "bits")
+
+
+def _one_drawing(schema: dict[str, Any]) -> None:
+    """PredictJSON's schema as the API reads it: exactly one of the drawing fields, none null, and the checks
+    `decoding.pixels_array` makes (a non-empty grid of 0-255); the size limits are the settings' (openapi.py)."""
+    properties = schema["properties"]
+    properties["image"] = {"type": "string", "minLength": 1, "description": properties["image"]["description"]}
+    properties["pixels"] = {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0, "maximum": 255}},
+        "description": properties["pixels"]["description"],
+    }
+    bits = next(option for option in properties["bits"]["anyOf"] if option.get("type") == "string")
+    properties["bits"] = {**bits, "description": properties["bits"]["description"]}
+    schema["oneOf"] = [{"required": [field]} for field in DRAWING_FIELDS]
+    schema["examples"] = [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}, {"bits": SEVEN_BITS}]
+
+
 class PredictJSON(BaseModel):
     """One drawing as JSON: an encoded image, a grid of grey levels, or the network's own input."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}, {"bits": SEVEN_BITS}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_drawing)
 
     image: str | None = Field(None, description="A PNG, JPEG, WebP, GIF or BMP image as a data URL or bare base64.")
     pixels: list[list[PixelValue]] | None = Field(
         None, description="Rows of grey levels 0-255, ink bright on dark, all rows the same length."
     )
-
     bits: str | None = Field(
         None,
         pattern=r"^[01]{784}$",
@@ -92,11 +111,16 @@ class PredictJSON(BaseModel):
             raise ValueError(f"`bits` must be 784 characters of 0 and 1, row by row; it has {what}")
         return value
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PredictJSON:
-        if sum(value is not None for value in (self.image, self.pixels, self.bits)) != 1:
-            raise ValueError("send exactly one of `image`, `pixels` or `bits`")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            sent = [field for field in DRAWING_FIELDS if field in data]
+            if len(sent) != 1:
+                raise ValueError("send exactly one of `image`, `pixels` or `bits`")
+            if data[sent[0]] is None:
+                raise ValueError(f"`{sent[0]}` is null; send the drawing in it, or send one of the others")
+        return data
 
 
 class BatchJSON(BaseModel):
@@ -107,7 +131,7 @@ class BatchJSON(BaseModel):
         },
     )
 
-    images: list[str] = Field(min_length=1, description="1 to 256 images, each a data URL or bare base64.")
+    images: list[str] = Field(min_length=1, description="The images, each a data URL or bare base64.")
     model: str | None = Field(None, max_length=64, description="Model name; the server's default when absent.")
     top_k: TopK = 2
 
@@ -213,12 +237,30 @@ class ReadyOut(BaseModel):
     models: list[str]
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI entries for the error statuses a route can answer with."""
-    return {status: {"model": ErrorOut} for status in statuses}
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can answer with, by their status in `errors.STATUS`: each
+    status's ErrorOut body lists exactly the codes it may carry."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(STATUS[code], []).append(code)
+    return {
+        status: {
+            "model": ErrorOut,
+            "description": f"{HTTPStatus(status).phrase}: " + ", ".join(f"`{code}`" for code in status_codes),
+            "content": {"application/json": {"schema": {"properties": {"code": {"enum": status_codes}}}}},
+        }
+        for status, status_codes in sorted(by_status.items())
+    }
 
 
 # --- the training lab ---
+
+
+WHOLE_SETTINGS = ("train_size", "epochs", "batch_size", "seed")
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
 
 
 class TrainingRequest(BaseModel):
@@ -228,10 +270,31 @@ class TrainingRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # What depends on the architecture: softmax regression has no hidden layer (so no activation),
+            # an mlp 1 or 2, a cnn 0 or 1 after its convolutions.
+            "allOf": [
+                {
+                    "if": {"properties": {"architecture": {"const": "logreg"}}},
+                    "then": {
+                        "properties": {
+                            "hidden": {"anyOf": [{"type": "null"}, {"maxItems": 0}]},
+                            "activation": {"type": "null"},
+                        }
+                    },
+                },
+                {
+                    "if": {"properties": {"architecture": {"const": "mlp"}}},
+                    "then": {"properties": {"hidden": {"anyOf": [{"type": "null"}, {"minItems": 1}]}}},
+                },
+                {
+                    "if": {"properties": {"architecture": {"const": "cnn"}}},
+                    "then": {"properties": {"hidden": {"anyOf": [{"type": "null"}, {"maxItems": 1}]}}},
+                },
+            ],
             "examples": [
                 {"architecture": "logreg", "train_size": 10000, "epochs": 5, "learning_rate": 0.05},
                 {"architecture": "mlp", "hidden": [100], "activation": "sigmoid", "epochs": 10, "dropout": 0.5},
-            ]
+            ],
         },
     )
 
@@ -250,43 +313,55 @@ class TrainingRequest(BaseModel):
         description="The hidden layers' activation (`linear`: none at all); default sigmoid for an mlp, relu "
         "for a cnn; none for logreg.",
     )
-    train_size: int | None = Field(
-        None,
-        strict=True,
-        ge=LIMITS["train_size"].low,
-        le=LIMITS["train_size"].high,
-        description="Training digits, the first of MNIST's [10000].",
+    train_size: Annotated[int, Field(strict=True, ge=LIMITS["train_size"].low, le=LIMITS["train_size"].high)] | None = (
+        Field(None, description="Training digits, the first of MNIST's [10000].")
     )
-    epochs: int | None = Field(
-        None, strict=True, ge=LIMITS["epochs"].low, le=LIMITS["epochs"].high, description="Passes over them [5]."
+    epochs: Annotated[int, Field(strict=True, ge=LIMITS["epochs"].low, le=LIMITS["epochs"].high)] | None = Field(
+        None, description="Passes over them [5]."
     )
-    batch_size: int | None = Field(
-        None, strict=True, ge=LIMITS["batch_size"].low, le=LIMITS["batch_size"].high, description="Digits a step [64]."
+    batch_size: Annotated[int, Field(strict=True, ge=LIMITS["batch_size"].low, le=LIMITS["batch_size"].high)] | None = (
+        Field(None, description="Digits a step [64].")
     )
     learning_rate: float | None = Field(
         None,
+        strict=True,
         allow_inf_nan=False,
         gt=LIMITS["learning_rate"].low,
         le=LIMITS["learning_rate"].high,
         description="The first step size [0.1]; it decays along a cosine to 0 by the last step.",
     )
     momentum: float | None = Field(
-        None, allow_inf_nan=False, ge=LIMITS["momentum"].low, le=LIMITS["momentum"].high, description="[0.9]"
+        None,
+        strict=True,
+        allow_inf_nan=False,
+        ge=LIMITS["momentum"].low,
+        le=LIMITS["momentum"].high,
+        description="[0.9]",
     )
     dropout: float | None = Field(
         None,
+        strict=True,
         allow_inf_nan=False,
         ge=LIMITS["dropout"].low,
         le=LIMITS["dropout"].high,
         description="Share of hidden units dropped a step [0].",
     )
-    seed: int | None = Field(
-        None,
-        strict=True,
-        ge=LIMITS["seed"].low,
-        le=LIMITS["seed"].high,
-        description="Initial weights and batch order [1].",
+    seed: Annotated[int, Field(strict=True, ge=LIMITS["seed"].low, le=LIMITS["seed"].high)] | None = Field(
+        None, description="Initial weights and batch order [1]."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, given: Any) -> Any:
+        """A JSON integer as JSON Schema means it: 186.0 is 186 (never "186", 186.5 or true)."""
+        if not isinstance(given, dict):
+            return given
+        whole: dict[str, Any] = {
+            key: int(value) for key, value in given.items() if key in WHOLE_SETTINGS and _integral(value)
+        }
+        if isinstance(given.get("hidden"), list):
+            whole["hidden"] = [int(units) if _integral(units) else units for units in given["hidden"]]
+        return {**given, **whole}
 
 
 class TrainingSettingsOut(BaseModel):

@@ -1,14 +1,17 @@
-"""Security headers on every response, CORS only when configured, a JSON 500, and FastAPI's own errors as JSON."""
+"""Security headers on every response, CORS only when configured, a JSON 500, FastAPI's own errors as JSON,
+and HEAD wherever GET is answered."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
 
 import orjson
 import pytest
 
 from app.web.middleware import SECURITY_HEADERS, BodyLimitMiddleware
+from tests import servers
 from tests.factories import assert_error
 
 
@@ -98,6 +101,50 @@ def test_static_files_cannot_escape_their_folder(make_client, tmp_path):
             response = app_client.get(path)
             assert "outside static" not in response.text
             assert response.status_code == 404
+
+
+def test_head_is_405_where_get_is_too(client):
+    for path in ("/api/predict", "/api/predict/batch"):
+        response = client.head(path)
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert client.head("/nowhere").status_code == 404
+
+
+def test_head_is_counted_under_its_method_and_route(client):
+    def count() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith('digitpad_http_requests_total{method="HEAD",route="/healthz",status="200"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count()
+    client.head("/healthz")
+    assert count() == before + 1
+
+
+@pytest.mark.slow
+def test_head_under_digitpad_serve_sends_headers_only():
+    """Under uvicorn too, and on a kept-alive connection: a body sent after a HEAD answer would be read
+    as the start of the next answer."""
+    with servers.running() as server:
+        connection = http.client.HTTPConnection(servers.HOST, server.port, timeout=10)
+        try:
+            for path in ("/", "/healthz", "/readyz", "/docs", "/openapi.json", "/static/css/digitpad.css"):
+                connection.request("GET", path)
+                get = connection.getresponse()
+                body = get.read()
+                connection.request("HEAD", path)
+                head = connection.getresponse()
+                assert head.status == get.status == 200, path
+                assert head.read() == b""
+                assert head.getheader("content-length") == str(len(body)), path
+                assert head.getheader("content-type") == get.getheader("content-type"), path
+            connection.request("HEAD", "/api/predict")
+            refused = connection.getresponse()
+            refused.read()
+            assert refused.status == 405 and refused.getheader("allow") == "POST"
+        finally:
+            connection.close()
 
 
 CHUNK = 64 * 1024

@@ -18,7 +18,7 @@ async def healthz() -> Response:
     return OrjsonResponse({"status": "ok"})
 
 
-@router.get("/readyz", response_model=ReadyOut, responses=error_responses(503), summary="Every model is loaded")
+@router.get("/readyz", response_model=ReadyOut, responses=error_responses("not_ready"), summary="Every model is loaded")
 async def readyz(registry: RegistryDep) -> Response:
     if not registry.ready:
         reasons = " ".join(registry.failures.values()) or f"The default model {registry.default!r} is not loaded."

@@ -22,7 +22,7 @@ async def list_models(registry: RegistryDep) -> Response:
     return OrjsonResponse({"default": registry.default, "models": [model_json(m) for m in registry.models.values()]})
 
 
-@router.get("/{name}", response_model=ModelOut, responses=error_responses(404), summary="One model")
+@router.get("/{name}", response_model=ModelOut, responses=error_responses("unknown_model"), summary="One model")
 async def describe_model(
     registry: RegistryDep,
     name: Annotated[str, Path(description="A model from GET /api/models, or a trained one (lab-...).")],
@@ -34,14 +34,20 @@ async def describe_model(
 @router.get(
     "/{name}/layers/{layer}/units/{index}",
     response_model=UnitOut,
-    responses=error_responses(404, 422),
+    responses=error_responses("unknown_model", "unknown_unit", "invalid_request"),
     summary="The weights and bias feeding one unit",
 )
 async def unit_weights(
     registry: RegistryDep,
     name: Annotated[str, Path(description="A model from GET /api/models.", examples=["cnn"])],
     layer: Annotated[str, Path(description="One of its layers with weights.", examples=["conv1"])],
-    index: Annotated[int, Path(description="The unit: a feature map or a neuron, from 0.", examples=[0])],
+    # No unit below 0: the document says so, and the answer to one is 404 `unknown_unit` like any other.
+    index: Annotated[
+        int,
+        Path(
+            description="The unit: a feature map or a neuron, from 0.", examples=[0], json_schema_extra={"minimum": 0}
+        ),
+    ],
 ) -> Response:
     model = await find_model(registry, name)
     try:

@@ -37,7 +37,7 @@ def page_config(registry: ModelRegistry, training: bool = False) -> dict[str, An
     }
 
 
-@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def index(request: Request, registry: RegistryDep, templates: TemplatesDep) -> Response:
     config = page_config(registry, request.app.state.settings.training)
     return templates.TemplateResponse(

@@ -27,7 +27,8 @@ PREDICT_BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["image"],
                     "properties": {"image": {"type": "string", "format": "binary"}},
-                }
+                },
+                "encoding": {"image": {"contentType": ", ".join(IMAGE_TYPES)}},
             },
             "application/json": {"schema": PredictJSON.model_json_schema()},
         },
@@ -43,11 +44,20 @@ BATCH_BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["images"],
                     "properties": {
-                        "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "model": {"type": "string"},
-                        "top_k": {"type": "integer", "minimum": 1, "maximum": 10},
+                        "images": {  # maxItems: the settings' batch size (openapi.py)
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "The images, each a file part: PNG, JPEG, WebP, GIF or BMP.",
+                        },
+                        "model": {
+                            "type": "string",
+                            "maxLength": 64,
+                            "description": "Model name; the default if empty.",
+                        },
+                        "top_k": {"type": "integer", "minimum": 1, "maximum": 10, "default": 2},
                     },
-                }
+                },
             },
         },
     }
@@ -61,7 +71,16 @@ def _json(body: bytes) -> Response:
 @router.post(
     "",
     response_model=PredictionOut,
-    responses=error_responses(404, 408, 413, 415, 422),
+    responses=error_responses(
+        "unknown_model",
+        "request_timeout",
+        "payload_too_large",
+        "image_too_large",
+        "unsupported_media_type",
+        "invalid_request",
+        "invalid_image",
+        "empty_drawing",
+    ),
     openapi_extra=PREDICT_BODY,
     summary="Guess the digit in one drawing",
 )
@@ -87,9 +106,11 @@ async def predict(
 @router.post(
     "/batch",
     response_model=BatchOut,
-    responses=error_responses(404, 408, 413, 415, 422),
+    responses=error_responses(
+        "unknown_model", "request_timeout", "payload_too_large", "unsupported_media_type", "invalid_request"
+    ),
     openapi_extra=BATCH_BODY,
-    summary="Guess the digits in up to 256 drawings",
+    summary="Guess the digits in a batch of drawings",
 )
 async def predict_batch(
     request: Request, registry: RegistryDep, inference: InferenceDep, settings: SettingsDep

@@ -82,7 +82,9 @@ def _job(view: Any) -> Response:
     "",
     status_code=202,
     response_model=TrainingJobOut,
-    responses=error_responses(413, 415, 422, 429, 503),
+    responses=error_responses(
+        "payload_too_large", "unsupported_media_type", "invalid_request", "too_busy", "not_ready"
+    ),
     openapi_extra=SETTINGS_BODY,
     summary="Start training a network",
 )
@@ -97,14 +99,18 @@ async def start(request: Request, training: TrainingDep) -> Response:
     return OrjsonResponse(job_json(view), status_code=202, headers={"Location": f"/api/training/{view.id}"})
 
 
-@router.get("/{job_id}", response_model=TrainingJobOut, responses=error_responses(404), summary="A job's status")
+@router.get(
+    "/{job_id}", response_model=TrainingJobOut, responses=error_responses("unknown_job"), summary="A job's status"
+)
 async def status(job_id: JobId, training: TrainingDep) -> Response:
     """Its status, its settings, its progress while it trains and its figures once done. Asking counts
     as being there: a run goes on while one of its jobs is asked about or followed."""
     return _job(await anyio.to_thread.run_sync(training.job, job_id))
 
 
-@router.delete("/{job_id}", response_model=TrainingJobOut, responses=error_responses(404), summary="Stop a job")
+@router.delete(
+    "/{job_id}", response_model=TrainingJobOut, responses=error_responses("unknown_job"), summary="Stop a job"
+)
 async def cancel(job_id: JobId, training: TrainingDep) -> Response:
     """Stops the job; its run stops too unless another job is following it. A finished job stays as it is."""
     return _job(await anyio.to_thread.run_sync(training.cancel, job_id))
@@ -115,7 +121,7 @@ async def cancel(job_id: JobId, training: TrainingDep) -> Response:
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": EVENTS_DESCRIPTION},
         204: {"description": "The client has seen the final event already."},
-        **error_responses(404, 422),
+        **error_responses("unknown_job", "invalid_request"),
     },
     summary="Follow a job: its progress, then how it ended",
 )
@@ -142,7 +148,7 @@ async def events(
 @router.get(
     "/{job_id}/model",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(404, 409)},
+    responses={200: {"content": {"application/octet-stream": {}}}, **error_responses("unknown_job", "no_model")},
     summary="Download a job's trained model (.npz, the shipped model format)",
 )
 async def model_file(job_id: JobId, training: TrainingDep) -> Response:

@@ -55,3 +55,11 @@ def test_the_lab_page_gets_its_settings_presets_and_probe_as_data(client):
     assert config["limits"]["train_size"] == {"min": 500, "max": 50_000, "default": 10_000, "min_exclusive": False}
     assert len(config["presets"]) == 6 and len(config["probe"]["bits"]) == 784
     assert 'href="/train"' in client.get("/").text  # the pad links to the lab
+
+
+def test_head_on_the_page_answers_like_get_without_the_body(client):
+    get, head = client.get("/"), client.head("/")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-security-policy"] == get.headers["content-security-policy"]

@@ -222,6 +222,10 @@ def test_bad_query_parameters(client, seven_png, query):
         {"bits": SEVEN_BITS, "pixels": [[1]]},
         {"image": 5},
         {"bits": 7},
+        {"image": None},
+        {"image": None, "pixels": [[0, 255], [255, 0]]},  # null is not "absent": the document says so too
+        {"pixels": None},
+        {"bits": None, "image": "x"},
         [1, 2],
         "just a string",
     ],
@@ -380,6 +384,14 @@ def test_batch_bad_top_k(client):
     assert_error(
         client.post("/api/predict/batch", json={"images": [b64(digit_png(1))], "top_k": 0}), 422, "invalid_request"
     )
+
+
+@pytest.mark.parametrize("option", [("top_k", "3"), ("model", "cnn")])
+def test_batch_multipart_with_an_option_twice(client, option):
+    name, value = option
+    files = [("images", ("7.png", digit_png(7), "image/png")), (name, (None, value)), (name, (None, value))]
+    body = assert_error(client.post("/api/predict/batch", files=files), 422, "invalid_request")
+    assert f"`{name}` more than once" in body["detail"]
 
 
 def test_batch_refuses_raw_images(client, seven_png):

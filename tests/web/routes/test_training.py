@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.nn.network import load_model
+from app.web.schemas import TrainingRequest
 from tests.factories import assert_error, digit_png
 from tests.web.sse import SSE, parse
 
@@ -124,6 +125,17 @@ def test_a_reconnect_with_last_event_id_misses_nothing_and_repeats_nothing(lab):
     assert finished.status_code == 204  # EventSource stops reconnecting
 
 
+def test_head_on_a_running_jobs_events_answers_its_headers_at_once(lab):
+    job = start(lab, LONG)
+    wait_for(lab, job, "running")
+    started = time.monotonic()
+    head = lab.head(job["events"])
+    assert time.monotonic() - started < 10  # not the whole run
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/event-stream")
+    lab.delete(f"/api/training/{job['id']}")
+
+
 def test_stop_cancels_a_running_job(lab):
     job = start(lab, LONG)
     running = wait_for(lab, job, "running")
@@ -175,6 +187,9 @@ def test_too_many_runs_get_429_too_busy_with_retry_after(make_client, tmp_path):
         ({"architecture": "mlp", "train_size": 60_000}, "`train_size`"),
         ({"architecture": "mlp", "epochs": 0}, "`epochs`"),
         ({"architecture": "mlp", "epochs": 1.5}, "`epochs`"),
+        ({"architecture": "mlp", "epochs": "5"}, "`epochs`"),
+        ({"architecture": "mlp", "epochs": True}, "`epochs`"),
+        ({"architecture": "mlp", "dropout": False}, "`dropout`"),
         ({"architecture": "mlp", "batch_size": 5000}, "`batch_size`"),
         ({"architecture": "mlp", "learning_rate": 0}, "`learning_rate`"),
         ({"architecture": "mlp", "learning_rate": "fast"}, "`learning_rate`"),
@@ -192,6 +207,13 @@ def test_too_many_runs_get_429_too_busy_with_retry_after(make_client, tmp_path):
 )
 def test_out_of_range_settings_are_refused_with_a_sentence(client, body, words):
     assert words in assert_error(client.post("/api/training", json=body), 422, "invalid_request")["detail"]
+
+
+def test_settings_are_read_as_json_schema_reads_them(client):
+    """186.0 is a JSON integer as much as 186 is: the documented schema accepts it, so the lab does."""
+    settings = TrainingRequest.model_validate({"architecture": "mlp", "batch_size": 186.0, "hidden": [20.0]})
+    assert (settings.batch_size, settings.hidden) == (186, [20])
+    assert type(settings.batch_size) is int
 
 
 def test_unknown_jobs_and_expired_models(client):
