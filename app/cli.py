@@ -1,4 +1,5 @@
-"""The `digitpad` command: serve, predict, train, cross-validate and evaluate."""
+"""The `digitpad` command: serve, predict, train, cross-validate, evaluate, and build what the app ships
+beside its models."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
     )
     pack.set_defaults(run=_pack_mnist)
+
+    index = commands.add_parser(
+        "index", help="build every model's stimulus index (what each unit learned) and record it in SHA256SUMS"
+    )
+    index.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
+    index.set_defaults(run=_index)
 
     manifest = commands.add_parser("manifest", help="record the SHA-256 of every model file the server will trust")
     manifest.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
@@ -423,3 +430,30 @@ def _manifest(args: argparse.Namespace) -> int:
         print(f"{digest}  {name}")
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from app.config import get_settings
+    from app.nn.data import DataError, bundled_mnist
+    from app.nn.stimuli import index_paths_for, write_indexes
+
+    folder = args.folder or get_settings().model_dir
+    if not folder.is_dir():
+        print(f"digitpad: {folder} is not a folder", file=sys.stderr)
+        return 2
+    if not index_paths_for(folder):
+        print(f"digitpad: {folder} has no model files", file=sys.stderr)
+        return 2
+    try:
+        bits, labels = bundled_mnist("test")
+    except DataError as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for result in write_indexes(folder, bits, labels):
+        if result.error:
+            status = 1
+            print(f"digitpad: {result.model}: {result.error}", file=sys.stderr)
+        else:
+            print(f"wrote {result.path} ({result.size / 1e3:.0f} KB) in {result.seconds:.1f} s")
+    return status

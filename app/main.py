@@ -35,7 +35,7 @@ from app.web.middleware import (
 from app.web.observability import ObservabilityMiddleware
 from app.web.openapi import EVERY_ROUTE_ERRORS, openapi_document
 from app.web.predictions import InferenceTurns
-from app.web.routes import docs, health, metrics, models, pages, predict, training
+from app.web.routes import docs, explain, health, metrics, models, pages, predict, training
 from app.web.training import Dispatcher, Stopping
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
     install_error_handlers(app)
 
-    areas = (predict, models, health, metrics, pages, docs, *((training,) if settings.training else ()))
+    areas = (predict, explain, models, health, metrics, pages, docs, *((training,) if settings.training else ()))
     for area in areas:
         app.include_router(area.router)
     if settings.static_dir.is_dir():

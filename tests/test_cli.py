@@ -102,3 +102,23 @@ def test_train_lab_refuses_settings_the_lab_does_not_take(capsys):
     assert "no hidden layer" in capsys.readouterr().err
     assert main(["train", "mlp", "--settings", '{"architecture": "mlp", "epochs": 0}']) == 2
     assert "`epochs` must be from 1" in capsys.readouterr().err
+
+
+def test_index_builds_every_models_index_and_records_it(tmp_path, capsys):
+    import shutil
+
+    from app.nn.manifest import read_manifest, verify, write_manifest
+
+    shutil.copy(MODEL_DIR / "logreg.npz", tmp_path / "logreg.npz")
+    write_manifest(tmp_path)
+    assert main(["index", str(tmp_path)]) == 0
+    assert "logreg.stimuli.npz" in capsys.readouterr().out
+    assert "logreg.stimuli.npz" in read_manifest(tmp_path)
+    verify(tmp_path / "logreg.stimuli.npz")
+
+
+def test_index_refuses_a_folder_without_models(tmp_path, capsys):
+    assert main(["index", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert main(["index", str(tmp_path)]) == 2
+    assert "no model files" in capsys.readouterr().err

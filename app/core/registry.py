@@ -1,5 +1,6 @@
 """The models a server answers with: the shipped ones, loaded once at start-up, each verified against the
-manifest first; and the lab's trained models (`lab-...`), found by name in the folder every worker shares."""
+manifest first, with the stimulus index beside each one (what its units learned) when there is one that
+describes it; and the lab's trained models (`lab-...`), found by name in the folder every worker shares."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.core.errors import UnknownModel
+from app.core.explanations import StimulusSource
 from app.core.trained import TrainedModels
 from app.nn import manifest
+from app.nn.data import DataError, bundled_mnist
 from app.nn.network import Model, ModelFileError, load_model
+from app.nn.stimuli import StimulusIndex, StimulusIndexError, index_path, load_index, source_digest
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +25,9 @@ class ModelRegistry:
     models: dict[str, Model] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # name -> why it did not load
     trained: TrainedModels | None = None  # the lab's models, when the lab is on
+    indexes: dict[str, StimulusIndex] = field(default_factory=dict)
+    no_index: dict[str, str] = field(default_factory=dict)  # name -> why it has no stimuli to show
+    stimulus_source: StimulusSource | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> ModelRegistry:
@@ -33,11 +40,51 @@ class ModelRegistry:
             except ModelFileError as exc:
                 registry.failures[name] = str(exc)
                 logger.error("Model %s not loaded from %s: %s", name, path, exc)
+        registry._load_indexes(settings)
         if settings.default_model not in settings.models:
             registry.failures[settings.default_model] = (
                 f"The default model {settings.default_model!r} is not among DIGITPAD_MODELS."
             )
         return registry
+
+    def _load_indexes(self, settings: Settings) -> None:
+        """Each loaded model's stimulus index. A model without one still serves (it shows no stimuli); an
+        index that fails its sum, is unreadable or was built for another model file makes the server not
+        ready, naming the file: serving it would show stimuli of some other network."""
+        paths = {name: index_path(settings.model_dir / f"{name}.npz") for name in self.models}
+        present = [name for name, path in paths.items() if path.is_file()]
+        for name, path in paths.items():
+            if name not in present:
+                self.no_index[name] = (
+                    f"Model {name!r} has no stimulus index ({path.name}); `digitpad index` builds one for "
+                    f"every model in {settings.model_dir}."
+                )
+                logger.warning("Model %s has no stimulus index at %s: it shows no stimuli.", name, path)
+        if not present:
+            return
+        try:
+            bits, labels = bundled_mnist("test")
+        except DataError as exc:
+            for name in present:
+                self._index_failed(name, str(exc))
+            return
+        self.stimulus_source = StimulusSource(bits, labels)
+        digest = source_digest(bits, labels)
+        sums = manifest.read_manifest(settings.model_dir)
+        for name in present:
+            try:
+                manifest.verify(paths[name])
+                index = load_index(paths[name])
+                index.check(sums[f"{name}.npz"], digest)
+            except (ModelFileError, StimulusIndexError) as exc:
+                self._index_failed(name, str(exc))
+                continue
+            self.indexes[name] = index
+
+    def _index_failed(self, name: str, reason: str) -> None:
+        self.failures[f"{name} stimuli"] = reason
+        self.no_index[name] = reason
+        logger.error("Stimulus index of model %s not loaded: %s", name, reason)
 
     @property
     def ready(self) -> bool:

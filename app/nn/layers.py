@@ -4,6 +4,7 @@ Every layer has the same small interface:
 
     y = layer.forward(x, train)     # remembers what backward needs
     dx = layer.backward(dy)         # fills layer.grads, returns dL/dx
+    y = layer.forward_kept(x)       # inference (no dropout), remembering what backward needs
     layer.params, layer.grads       # dicts of float32 arrays with the same keys
 
 Images travel as (B, H, W, C) arrays, float32 end to end. Backward is the chain rule:
@@ -38,6 +39,12 @@ class Layer:
     def backward_params(self, dy: Array) -> None:
         """Fill self.grads without dL/dx, for the first layer: nothing reads its input's gradient."""
         self.backward(dy)
+
+    def forward_kept(self, x: Array) -> Array:
+        """The inference forward pass, remembering what backward needs: for gradients with respect to
+        the input of a trained network (explanations). A layer that behaves differently in training
+        (dropout, batch statistics) overrides it to compute exactly what `forward(x)` does."""
+        return self.forward(x, train=True)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of one example's output (no batch axis) for one example's input shape."""
@@ -271,6 +278,10 @@ class Dropout(Layer):
 
     def backward(self, dy: Array) -> Array:
         return dy if self.mask is None else dy * self.mask
+
+    def forward_kept(self, x: Array) -> Array:
+        self.mask = None
+        return x
 
     def config(self) -> dict[str, object]:
         return {"rate": self.rate}

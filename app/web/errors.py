@@ -29,6 +29,7 @@ STATUS = {
     "unknown_job": 404,
     "no_model": 409,
     "too_busy": 429,
+    "no_stimulus_index": 404,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,

@@ -15,12 +15,13 @@ from starlette.requests import Request
 
 from app.config import Settings
 from app.core.errors import DigitPadError
+from app.core.explanations import explain_input
 from app.core.inference import Prediction, elapsed_ms, input_from_bits, predict, predict_all, prepare
 from app.nn.network import Model
 from app.nn.preprocess import Preprocessed
 from app.web.decoding import ImageError, NetworkInput, Source, decode_drawing
 from app.web.observability import observe_prediction
-from app.web.responses import prediction_json
+from app.web.responses import explanation_json, prediction_json
 
 ASK_AFTER_S = 0.05  # a request that waited longer for its turn is checked for a client that has left
 # Drawings of a batch run in one turn at the inference thread (about 20 ms of work for canvas PNGs).
@@ -100,6 +101,26 @@ async def answer_batch(
             )
         )
     return b'{"results":[' + b",".join(parts) + b"]}"
+
+
+async def answer_explain(
+    model: Model,
+    source: Source,
+    digits: list[int] | None,
+    settings: Settings,
+    inference: InferenceTurns,
+    request: Request,
+) -> bytes:
+    """The JSON answer of POST /api/explain for one drawing, in its turn at the inference thread like a
+    prediction. Raises ImageError, EmptyDrawing or ClientGone."""
+    return await inference.run(request, ASK_AFTER_S, _answer_explain, model, source, digits, settings)
+
+
+def _answer_explain(model: Model, source: Source, digits: list[int] | None, settings: Settings) -> bytes:
+    pre, timings = network_input(source, settings)
+    # not counted as a prediction in the metrics: the page explains a drawing it has just had guessed
+    explanation = explain_input(model, pre, digits, timings)
+    return orjson.dumps(explanation_json(explanation))
 
 
 def network_input(source: Source, settings: Settings) -> tuple[Preprocessed, dict[str, float]]:

@@ -12,9 +12,13 @@ import numpy as np
 import orjson
 from starlette.responses import Response
 
+from app.core.explanations import Explanation, StimulusSource
 from app.core.inference import Prediction
 from app.nn.layers import Conv2D, MaxPool2D
 from app.nn.network import LayerInfo, Model, Network
+from app.nn.stimuli import SOURCE, UnitStimuli
+
+MAP_DECIMALS = 4
 
 
 class OrjsonResponse(Response):
@@ -115,3 +119,39 @@ def model_json(model: Model) -> dict[str, Any]:
         "layers": [layer_json(network, info, title) for info, title in zip(network.visible, titles, strict=True)],
         "test_accuracy": test.get("accuracy"),
     }
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    """An explanation as POST /api/explain answers it: the prediction without activations, and a map per digit."""
+    out = prediction_json(explanation.prediction)
+    timings = out.pop("timings_ms")
+    out["explanations"] = [
+        {"digit": d, "method": explanation.method, "map": np.round(m, MAP_DECIMALS).tolist()}
+        for d, m in zip(explanation.digits, explanation.maps, strict=True)
+    ]
+    out["timings_ms"] = timings
+    return out
+
+
+def stimuli_json(model: str, stimuli: UnitStimuli, source: StimulusSource) -> dict[str, Any]:
+    """A unit's stimuli as GET /api/models/{model}/layers/{layer}/units/{index}/stimuli answers them."""
+    top = []
+    for s in stimuli.top:
+        item: dict[str, Any] = {
+            "bits": source.bit_string(s.source),
+            "label": s.label,
+            "activation": s.activation,
+            "source": f"{SOURCE}:{s.source}",
+        }
+        if s.logit is not None:
+            item["logit"] = s.logit
+        if s.box is not None:
+            item["box"] = list(s.box)
+        top.append(item)
+    optimal: dict[str, Any] = {
+        "map": np.round(stimuli.optimal, MAP_DECIMALS).tolist(),
+        "activation": stimuli.optimal_activation,
+    }
+    if stimuli.optimal_logit is not None:
+        optimal["logit"] = stimuli.optimal_logit
+    return {"model": model, "layer": stimuli.layer, "unit": stimuli.unit, "top": top, "optimal": optimal}

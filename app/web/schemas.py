@@ -228,6 +228,60 @@ class UnitOut(BaseModel):
     weights: list[float] = Field(description="The weights, row-major in `shape`.")
 
 
+Map = list[list[float]]
+
+
+class ExplanationMapOut(BaseModel):
+    digit: int = Field(ge=0, le=9)
+    method: str = Field(description="How the map was computed, e.g. `occlusion`.")
+    map: Map = Field(
+        description="28 rows of 28 numbers, row-major like `input.bits`: how much the digit's score (its logit, "
+        "before the softmax) falls when that pixel's ink is erased. Positive = evidence for the digit, "
+        "negative = evidence against it, 0 where there is no ink."
+    )
+
+
+class ExplainOut(BaseModel):
+    model: str
+    prediction: int = Field(ge=0, le=9)
+    guesses: list[GuessOut] = Field(description="The first and the second guess.")
+    probabilities: list[float] = Field(min_length=10, max_length=10)
+    input: InputOut
+    explanations: list[ExplanationMapOut] = Field(description="One per digit asked for, in that order.")
+    timings_ms: dict[str, float]
+
+
+class TopStimulusOut(BaseModel):
+    bits: str = Field(description="The test digit as the network's input: 784 characters of 0 and 1, row by row.")
+    label: int = Field(ge=0, le=9, description="The digit MNIST says it is.")
+    activation: float = Field(
+        description="The unit's value for this input, as POST /api/predict with these `bits` reports it "
+        "(a feature map's maximum over positions; an output unit's probability)."
+    )
+    logit: float | None = Field(None, description="Output units: the score, before the softmax, they are ranked by.")
+    source: str = Field(description="Where the digit comes from: `mnist-test:<index>` in the MNIST test set.")
+    box: list[int] | None = Field(
+        None,
+        min_length=4,
+        max_length=4,
+        description="Feature maps: [x, y, w, h], the input window the map's strongest position sees.",
+    )
+
+
+class OptimalStimulusOut(BaseModel):
+    map: Map = Field(description="28 rows of 28 numbers in 0..1: the input that excites the unit most.")
+    activation: float = Field(description="The unit's value for this input, as for the top stimuli.")
+    logit: float | None = Field(None, description="Output units: the score before the softmax.")
+
+
+class StimuliOut(BaseModel):
+    model: str
+    layer: str
+    unit: int
+    top: list[TopStimulusOut] = Field(description="The 9 MNIST test digits that excite the unit most, best first.")
+    optimal: OptimalStimulusOut
+
+
 class HealthOut(BaseModel):
     status: str
 

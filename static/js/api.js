@@ -1,6 +1,7 @@
-/** The DigitPad service as the page uses it: predictions, a model's description and the weights feeding one unit. */
+/** The DigitPad service as the page uses it: predictions, explanations, a model's description, and what feeds and excites one unit. */
 
 const PREDICT_URL = '/api/predict';
+const EXPLAIN_URL = '/api/explain';
 const TOP_K = 2;
 
 export class ApiError extends Error {
@@ -42,14 +43,28 @@ export async function describeModel(name) {
   return readJson(await fetch(`/api/models/${encodeURIComponent(name)}`));
 }
 
-/** The weights and bias feeding a unit, fetched once per model, layer and unit. */
-export class UnitWeights {
+/** Attribution maps for the network's own input (`bits` of a prediction) and the given digits. */
+export async function explain({ bits, model, digits, signal }) {
+  const params = new URLSearchParams({ model, digits: digits.join(',') });
+  const response = await fetch(`${EXPLAIN_URL}?${params}`, {
+    method: 'POST', body: JSON.stringify({ bits }), signal, headers: { 'Content-Type': 'application/json' },
+  });
+  return readJson(response);
+}
+
+/** Answers of a GET on a unit's URL (`suffix` '' for its weights, '/stimuli' for its stimuli), fetched once each. */
+export class UnitResource {
   #cache = new Map();
+  #suffix;
+
+  constructor(suffix = '') {
+    this.#suffix = suffix;
+  }
 
   get(model, layer, unit) {
     const key = `${model}/${layer}/${unit}`;
     if (!this.#cache.has(key)) {
-      const url = `/api/models/${encodeURIComponent(model)}/layers/${encodeURIComponent(layer)}/units/${unit}`;
+      const url = `/api/models/${encodeURIComponent(model)}/layers/${encodeURIComponent(layer)}/units/${unit}${this.#suffix}`;
       const request = fetch(url).then(readJson);
       request.catch(() => this.#cache.delete(key)); // a failed fetch is retried next time
       this.#cache.set(key, request);
@@ -57,3 +72,6 @@ export class UnitWeights {
     return this.#cache.get(key);
   }
 }
+
+/** The weights and bias feeding a unit, fetched once per model, layer and unit. */
+export class UnitWeights extends UnitResource {}

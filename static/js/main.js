@@ -1,11 +1,13 @@
-/** Wires the pad, the live guesser, the results, the network view and the model switch together. */
+/** Wires the pad, the live guesser, the results, the explanations, the network view and the model switch together. */
 
-import { UnitWeights, describeModel, predict } from './api.js';
+import { UnitResource, UnitWeights, describeModel, explain, predict } from './api.js';
+import { Explainer, WhyView } from './explain.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
 import { hasWeights, strongest, weightUnit } from './network.js';
 import { NetworkView } from './network-view.js';
 import { DrawingPad, TOOLS } from './pad.js';
+import { StimuliView, stimulusUnit } from './stimuli.js';
 import { ResultsView, lookUp } from './ui.js';
 import { UnitDetail } from './unit-detail.js';
 
@@ -27,6 +29,22 @@ const results = new ResultsView(els);
 const view = new NetworkView(els.layers);
 const detail = new UnitDetail(els.unitDetail);
 const weights = new UnitWeights();
+const stimuli = new UnitResource('/stimuli');
+const stimuliView = new StimuliView(els.unitDetail.querySelector('[data-role="stimuli"]'));
+const why = new WhyView(els.why, els.whyOverlay);
+const explainer = new Explainer(explain);
+// A bottom sheet covers the lower part of a narrow screen: a unit chosen there is scrolled above it.
+const sheetLayout = window.matchMedia('(max-width: 899px)');
+
+/** Explains a settled guess right after it arrives, so the live guess never waits for it. */
+async function explainGuess(answer, request) {
+  try {
+    const explanation = await explainer.explain(answer, request.model);
+    if (explanation && request.version === pad.version && request.model === model) why.show(explanation);
+  } catch (error) {
+    why.error(error.message);
+  }
+}
 
 const guesser = new LiveGuesser({
   capture() {
@@ -35,21 +53,31 @@ const guesser = new LiveGuesser({
   },
   send: (request, signal) => predict(request.canvas, { model: request.model, signal }),
   on: {
-    pending: () => results.pending(),
+    pending() {
+      results.pending();
+      explainer.cancel();
+      why.stale();
+    },
     blank() {
       results.empty();
       view.clear();
+      explainer.cancel();
+      why.clear();
     },
     result(answer, request) {
       const current = request.version === pad.version && request.model === model;
       results.show(answer, current);
       if (request.model === model) view.update(answer.layers ?? []);
-      if (current && !pad.drawing) results.announce(answer);
+      if (current && !pad.drawing) {
+        results.announce(answer);
+        explainGuess(answer, request);
+      }
     },
     error(error) {
       if (error.code === 'empty_drawing') {
         results.empty();
         view.clear();
+        why.clear();
       } else {
         results.error(`No guess: ${error.message}`);
       }
@@ -69,17 +97,55 @@ function switchModel(name) {
   els.modelDescription.textContent = `${models.get(model).title}: ${models.get(model).description}`;
   view.build(models.get(model));
   detail.reset();
+  stimuliView.reset();
+  shownStimuli = null;
   guesser.settle();
 }
 
-// A unit's weights arrive asynchronously; only the latest selection's are shown.
+/** On a narrow screen, scrolls the chosen unit into the part of the screen the sheet leaves free. */
+function keepAboveSheet() {
+  if (!sheetLayout.matches || !detail.isOpen) return;
+  const unit = els.layers.querySelector('.mark.selected, .digit-cell.selected');
+  if (!unit) return;
+  const box = unit.getBoundingClientRect();
+  const free = els.unitDetail.getBoundingClientRect().top;
+  const margin = 12;
+  if (box.bottom > free - margin) window.scrollBy({ top: box.bottom - free + margin, behavior: 'instant' });
+  else if (box.top < margin) window.scrollBy({ top: box.top - margin, behavior: 'instant' });
+}
+
+async function showStimuli(selection, key) {
+  if (selection.layer.kind === 'input') {
+    stimuliView.reset();
+    return;
+  }
+  stimuliView.loading();
+  const unit = stimulusUnit(selection.layer, selection.geometry, selection.address);
+  try {
+    const found = await stimuli.get(model, selection.layer.name, unit);
+    if (key === selectedKey) stimuliView.show(found, selection.layer.kind === 'output' ? String(unit) : null);
+  } catch (error) {
+    if (key === selectedKey) stimuliView.error(`What this unit learned cannot be shown: ${error.message}`);
+  }
+}
+
+// A unit's weights and stimuli arrive asynchronously; only the latest selection's are shown.
 let selectedKey = null;
+let shownStimuli = null; // the feature map or unit whose stimuli are shown: all positions of a map share them
 view.addEventListener('select', async ({ detail: selection }) => {
   const key = `${model}/${selection.layer.name}/${selection.index}`;
   const sameUnit = key === selectedKey;
   selectedKey = key;
   if (sameUnit) detail.setValue(selection.value);
-  else detail.show(selection);
+  else {
+    detail.show(selection);
+    const stimulusKey = `${model}/${selection.layer.name}/${stimulusUnit(selection.layer, selection.geometry, selection.address)}`;
+    if (stimulusKey !== shownStimuli) {
+      shownStimuli = stimulusKey;
+      showStimuli(selection, key);
+    }
+  }
+  keepAboveSheet();
   if (!hasWeights(selection.layer)) return;
   try {
     const unit = await weights.get(model, selection.layer.name, weightUnit(selection.layer, selection.geometry, selection.address));
@@ -91,6 +157,14 @@ view.addEventListener('select', async ({ detail: selection }) => {
   } catch (error) {
     if (key === selectedKey) detail.showError(`The weights could not be loaded: ${error.message}`);
   }
+});
+
+els.unitDetail.addEventListener('close', ({ detail: { hadFocus } }) => {
+  selectedKey = null;
+  shownStimuli = null;
+  detail.reset();
+  stimuliView.reset();
+  if (hadFocus) document.getElementById('network-title').focus();
 });
 
 pad.addEventListener('strokestart', () => {
@@ -114,6 +188,11 @@ els.model.addEventListener('change', () => switchModel(els.model.value));
 
 document.addEventListener('keydown', (event) => {
   const target = event.target;
+  if (event.key === 'Escape' && detail.isOpen) {
+    detail.close();
+    event.preventDefault();
+    return;
+  }
   if (event.altKey || target.closest?.('input, select, textarea, [contenteditable="true"]')) return;
   const key = event.key.toLowerCase();
   const command = event.ctrlKey || event.metaKey;
@@ -147,6 +226,7 @@ async function modelFromAddress() {
 }
 
 detail.reset();
+why.clear();
 syncTools();
 switchModel(model);
 modelFromAddress().then((wanted) => {

@@ -42,6 +42,8 @@ export function lookUp(root = document) {
       diverging: Array.from(root.querySelectorAll('[data-role="diverging-scale"]')),
     },
     unitDetail: byId('unit-detail'),
+    why: byId('why'),
+    whyOverlay: byRole(results, 'why-overlay'),
     config: JSON.parse(byId('page-config').textContent),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The unit detail panel: a unit's activation, and for units with weights the weights feeding it
- * (kernels, or a template shaped like the layer below) on a diverging scale, and its bias.
+ * (kernels, or a template shaped like the layer below) on a diverging scale, and its bias. On a narrow
+ * screen it is a bottom sheet that can be collapsed to its heading and closed (Escape too).
  */
 
 import { DIVERGING, LUT_SIZE } from './colors.js';
@@ -44,9 +45,13 @@ export class UnitDetail {
   #bias;
   #weights;
   #legend;
+  #collapse;
 
   constructor(container) {
     this.#container = container;
+    this.#collapse = container.querySelector('[data-role="collapse"]');
+    this.#collapse.addEventListener('click', () => this.setCollapsed(this.#container.dataset.collapsed !== 'true'));
+    container.querySelector('[data-role="close"]').addEventListener('click', () => this.close());
     this.#heading = container.querySelector('[data-role="heading"]');
     this.#what = container.querySelector('[data-role="what"]');
     this.#value = container.querySelector('[data-role="value"]');
@@ -58,15 +63,33 @@ export class UnitDetail {
   reset() {
     this.#container.dataset.filled = 'false';
     this.#heading.textContent = 'Point at a unit';
-    this.#what.textContent = 'Hover over or tap any unit in the network to see its value and the weights feeding it.';
+    this.#what.textContent = 'Hover over or tap any unit in the network to see its value, the weights feeding it and what it learned.';
     this.#value.textContent = '–';
     this.#bias.textContent = '–';
     this.#weights.replaceChildren();
     this.#legend.hidden = true;
   }
 
+  get isOpen() {
+    return this.#container.dataset.open === 'true' && this.#container.dataset.filled === 'true';
+  }
+
+  /** Closes the panel (a bottom sheet on a narrow screen) until the next unit is chosen. */
+  close() {
+    const hadFocus = this.#container.contains(document.activeElement);
+    this.#container.dataset.open = 'false';
+    this.#container.dispatchEvent(new CustomEvent('close', { detail: { hadFocus } }));
+  }
+
+  setCollapsed(collapsed) {
+    this.#container.dataset.collapsed = String(collapsed);
+    this.#collapse.setAttribute('aria-expanded', String(!collapsed));
+    this.#collapse.textContent = collapsed ? 'Expand' : 'Collapse';
+  }
+
   /** A newly selected unit: what is known before its weights arrive. */
   show(selection) {
+    this.#container.dataset.open = 'true';
     this.#container.dataset.filled = 'true';
     this.#container.dataset.layer = selection.layer.name;
     this.#heading.textContent = `${selection.title}: ${describeUnit(selection)}`;

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests import servers
-from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Watch
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, Watch
 
 
 def _unavailable(reason: str) -> None:
@@ -80,3 +81,18 @@ def desktop(browser: object, server: str) -> Iterator[tuple[object, Watch]]:
 def phone(browser: object, server: str) -> Iterator[tuple[object, Watch]]:
     """A 390x844 touch screen at 3 device pixels per CSS pixel."""
     yield from _open(browser, server, PHONE)
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: the test's own folder, or DIGITPAD_SCREENSHOTS (docs/screenshots to
+    refresh the README's pictures), so a test run leaves the working tree alone."""
+    folder = ROOT / os.environ["DIGITPAD_SCREENSHOTS"] if os.environ.get("DIGITPAD_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_screenshot(page: object, path: Path, element: object | None = None) -> Path:
+    """The visible part of the page (or one element) as a PNG at `path`."""
+    (element or page).screenshot(path=str(path))  # type: ignore[attr-defined]
+    return path

@@ -1,5 +1,6 @@
 """The drawing page has no axe-core violation (WCAG 2.1 A and AA, and best practice) on a desktop or a
-phone, empty and with a digit read, the network view filled and a unit selected."""
+phone, empty and with a digit read, the network view filled, its explanation shown and a unit selected
+with what it learned."""
 
 from __future__ import annotations
 
@@ -45,7 +46,34 @@ def test_the_page_with_a_digit_read_and_a_unit_selected_has_no_violation(screen:
     expect(detail).to_contain_text("digit 3")
     expect(detail.locator('[data-role="weights"] canvas')).to_have_count(1)  # the weights have arrived
     expect(page.get_by_test_id("layer-fc").locator(".mark.positive, .mark.negative")).to_have_count(8)
+    expect(page.get_by_test_id("why")).to_have_attribute("data-state", "done")
+    expect(page.get_by_test_id("unit-stimuli")).to_have_attribute("data-state", "done")
     assert axe_violations(page) == ""
+
+
+def test_the_explanations_and_the_unit_sheet_have_no_violation(screen: tuple[str, Page]) -> None:
+    """The "first rather than second" map, a feature map's stimuli with their receptive fields, and on a
+    phone the collapsed sheet."""
+    name, page = screen
+    page.get_by_test_id("pad").scroll_into_view_if_needed()
+    if name == "phone":
+        touch_digit(page, 8)
+    else:
+        draw_digit(page, 8)
+    settle(page)
+    expect(page.get_by_test_id("why")).to_have_attribute("data-state", "done")
+    page.get_by_test_id("why-versus").check()
+    unit = page.get_by_test_id("layer-conv2").locator("canvas").nth(4)
+    if name == "phone":
+        unit.tap()
+    else:
+        unit.hover()
+    expect(page.get_by_test_id("top-stimuli").locator(".stimulus-box")).to_have_count(9)
+    assert axe_violations(page) == ""
+    if name == "phone":
+        page.get_by_test_id("unit-collapse").tap()
+        expect(page.get_by_test_id("unit-stimuli")).to_be_hidden()
+        assert axe_violations(page) == ""
 
 
 def test_a_violation_is_reported(desktop: tuple[Page, Watch]) -> None:

@@ -4,7 +4,6 @@ switch, the page's weight, and screenshots at desktop and phone sizes."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from app.nn.preprocess import MIN_EXTENT, preprocess
 from app.nn.strokes import PEN_WIDTH
 from app.web.decoding import decode_image
+from tests.browser.conftest import save_screenshot
 from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
 from tests.browser.pages import DESKTOP, ROOT, Watch
 from tests.factories import DIGIT_STROKES, agreement
@@ -238,20 +238,6 @@ def test_the_page_is_light(browser: Browser, server: str) -> None:
     assert sum(sizes.values()) < PAGE_WEIGHT_LIMIT, f"{sum(sizes.values())} bytes: {sizes}"
 
 
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Where screenshots go: the test's own folder, or DIGITPAD_SCREENSHOTS (docs/screenshots to
-    refresh the README's pictures), so a test run leaves the working tree alone."""
-    folder = ROOT / os.environ["DIGITPAD_SCREENSHOTS"] if os.environ.get("DIGITPAD_SCREENSHOTS") else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _save(page: Page, path: Path) -> Path:
-    page.screenshot(path=str(path), full_page=False)
-    return path
-
-
 def test_screenshot_desktop(desktop: tuple[Page, Watch], screenshots: Path) -> None:
     page, _ = desktop
     draw_digit(page, 3)
@@ -259,7 +245,7 @@ def test_screenshot_desktop(desktop: tuple[Page, Watch], screenshots: Path) -> N
     page.get_by_test_id("layer-output").locator('[data-unit="3"]').hover()
     expect(page.get_by_test_id("unit-detail").locator('[data-role="bias"]')).not_to_have_text("–")
     page.evaluate("window.scrollTo(0, 0)")
-    assert _save(page, screenshots / "desktop.png").stat().st_size > 0
+    assert save_screenshot(page, screenshots / "desktop.png").stat().st_size > 0
 
 
 def test_screenshot_phone(phone: tuple[Page, Watch], screenshots: Path) -> None:
@@ -268,4 +254,4 @@ def test_screenshot_phone(phone: tuple[Page, Watch], screenshots: Path) -> None:
     touch_digit(page, 5)
     assert settle(page) == "5"
     page.evaluate("window.scrollTo(0, 0)")
-    assert _save(page, screenshots / "phone.png").stat().st_size > 0
+    assert save_screenshot(page, screenshots / "phone.png").stat().st_size > 0

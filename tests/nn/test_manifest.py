@@ -20,8 +20,8 @@ SHIPPED = ("cnn.npz", "mlp.npz", "logreg.npz")
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
-    """A copy of the shipped models with their manifest, to tamper with."""
-    for name in (*SHIPPED, MANIFEST):
+    """A copy of the shipped models and everything else their manifest lists, to tamper with."""
+    for name in (*read_manifest(MODEL_DIR), MANIFEST):
         shutil.copy(MODEL_DIR / name, tmp_path / name)
     return tmp_path
 
@@ -91,9 +91,10 @@ def test_a_tampered_model_is_not_loaded_and_readyz_says_why(model_dir, make_clie
 def test_digitpad_manifest_rewrites_the_sums(model_dir, capsys):
     (model_dir / MANIFEST).unlink()
     assert main(["manifest", str(model_dir)]) == 0
-    assert set(read_manifest(model_dir)) == set(SHIPPED)
+    indexes = {name.replace(".npz", ".stimuli.npz") for name in SHIPPED}
+    assert set(read_manifest(model_dir)) == set(SHIPPED) | indexes  # the stimulus indexes are vouched for too
     assert "mlp.npz" in capsys.readouterr().out
-    for name in SHIPPED:
+    for name in (*SHIPPED, *indexes):
         verify(model_dir / name)
 
 

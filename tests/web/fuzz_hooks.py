@@ -4,8 +4,9 @@ schemathesis.toml): what JSON Schema cannot say about a drawing, and the one ans
 The document is exact where JSON Schema can be; two of its promises are words only. An image holds an
 image (any bytes are a valid `format: binary`, any string a valid `image`), and the rows of `pixels` are
 all the same length. So generated requests get what a client following the document sends: a body or
-multipart part of an image type is a real drawing in that format, and in a *positive* case for POST
-/api/predict a JSON `image` is a real drawing too and a grid is padded to a rectangle. Everything else
+multipart part of an image type is a real drawing in that format, and in a *positive* case of any route
+that takes a drawing as JSON (POST /api/predict and the routes taking the same inputs) a JSON `image` is a
+real drawing too and a grid is padded to a rectangle. Everything else
 stays as generated.
 
 A negative multipart case holding an empty list for a one-value field is not sent: on the wire that is the
@@ -32,7 +33,6 @@ from tests.factories import DIGIT_STROKES, png_bytes, stroke_image
 
 # Pillow's name for each raw image type POST /api/predict takes.
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF", "image/bmp": "BMP"}
-PREDICT = "/api/predict"
 MULTIPART_OPTIONS = ("model", "top_k")  # the batch's one-value form fields
 
 
@@ -68,7 +68,6 @@ def map_case(context: Any, case: Any) -> Any:
     if (
         meta is None
         or not meta.generation.mode.is_positive
-        or case.operation.path != PREDICT
         or case.media_type != "application/json"
         or not isinstance(body, dict)
     ):
