@@ -1,5 +1,5 @@
-"""The `digitpad` command: serve, predict, train and evaluate; build what the app ships beside its models;
-the corrections database and its exports."""
+"""The `digitpad` command: serve, predict, train, cross-validate and evaluate; build what the app ships
+beside its models; the corrections database and its exports."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from app.nn.train import Recipe
 
 DEFAULT_DATA_DIR = Path("data/mnist")
 
@@ -45,22 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(run=_predict)
 
     train = commands.add_parser("train", help="train a model on MNIST and pen-stroke digits")
-    train.add_argument("architecture", choices=["cnn", "mlp", "logreg"])
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", "--learning-rate", type=float, help="initial learning rate (cosine schedule down to 0)")
-    train.add_argument("--momentum", type=float)
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
-    )
-    train.add_argument("--pendigits", type=Path, help="UCI pendigits-orig.tra(.gz) of pen-stroke digits")
-    train.add_argument("--limit", type=int, help="train on the first LIMIT MNIST digits only (quick runs)")
+    _add_training_options(train)
     train.add_argument(
         "--extra",
         type=Path,
@@ -72,6 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="model file to write (default: model/ARCHITECTURE.npz)")
     _add_lab_options(train)
     train.set_defaults(run=_train)
+
+    crossval = commands.add_parser(
+        "crossval", help="cross-validate a recipe over pen writers: train without some, read theirs"
+    )
+    _add_training_options(crossval, pendigits_required=True)
+    crossval.add_argument("--folds", type=int, default=5, help="folds of writers (default: %(default)s)")
+    crossval.add_argument(
+        "--fold", type=int, action="append", dest="only", metavar="K", help="run fold K only (repeatable)"
+    )
+    crossval.add_argument("--jobs", type=int, default=1, help="folds trained at once, each in its own process")
+    crossval.add_argument(
+        "--out", type=Path, help="report to write (default: model/ARCHITECTURE.crossval.json beside the model)"
+    )
+    crossval.add_argument(
+        "--resume", action="store_true", help="keep the folds the report at --out already has; run the others"
+    )
+    crossval.add_argument("--error-sheet", type=Path, help="also draw every misread drawing into this PNG")
+    crossval.set_defaults(run=_crossval)
 
     evaluate = commands.add_parser("evaluate", help="accuracy of a model on the MNIST test set")
     evaluate.add_argument("--model", default="cnn", metavar="NAME_OR_PATH")
@@ -119,6 +124,57 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
     manifest.set_defaults(run=_manifest)
     return parser
+
+
+def _add_training_options(parser: argparse.ArgumentParser, pendigits_required: bool = False) -> None:
+    parser.add_argument("architecture", choices=["cnn", "mlp", "logreg"])
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", "--learning-rate", type=float, help="initial learning rate (cosine schedule down to 0)")
+    parser.add_argument("--momentum", type=float)
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--pen-variants", type=int, help="renderings of each pen digit per pen width")
+    parser.add_argument(
+        "--new-writers",
+        action="store_true",
+        help="widen the training data to new writers: vary each pen digit's strokes, distort MNIST elastically",
+    )
+    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder with MNIST's IDX files; missing ones are downloaded (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pendigits",
+        type=Path,
+        required=pendigits_required,
+        help="UCI pendigits-orig.tra(.gz) of pen-stroke digits",
+    )
+    parser.add_argument("--limit", type=int, help="train on the first LIMIT MNIST digits only (quick runs)")
+
+
+def _recipe(args: argparse.Namespace) -> Recipe:
+    from app.nn import train
+
+    return train.recipe_with(
+        args.architecture,
+        new_writers=args.new_writers,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        dropout=args.dropout,
+        weight_decay=args.weight_decay,
+        pen_variants=args.pen_variants,
+        seed=args.seed,
+    )
+
+
+def _command_line() -> str:
+    return "digitpad " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
 
 
 def resolve_model(name_or_path: str) -> Path:
@@ -326,22 +382,17 @@ def _train(args: argparse.Namespace) -> int:
     from app.nn.data import DataError
 
     keep_freed_memory()
-
-    recipe = train.recipe_with(
-        args.architecture,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        momentum=args.momentum,
-        dropout=args.dropout,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-    )
     out = args.out or resolve_model(args.architecture)
-    command = "digitpad " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
     try:
         model = train.run(
-            args.architecture, recipe, args.data_dir, args.pendigits, out, args.limit, command, args.extra
+            args.architecture,
+            _recipe(args),
+            args.data_dir,
+            args.pendigits,
+            out,
+            args.limit,
+            _command_line(),
+            args.extra,
         )
     except DataError as exc:
         print(f"digitpad: {exc}", file=sys.stderr)
@@ -351,6 +402,42 @@ def _train(args: argparse.Namespace) -> int:
         f"wrote {out}: test accuracy {100 * test['accuracy']:.2f} % (top-2 {100 * test['top2_accuracy']:.2f} %)"
         + (f", pen strokes of unseen writers {100 * test['pen_accuracy']:.2f} %" if "pen_accuracy" in test else "")
     )
+    return 0
+
+
+def _crossval(args: argparse.Namespace) -> int:
+    from app.core.process import keep_freed_memory, one_blas_thread
+
+    if args.jobs > 1:
+        one_blas_thread()  # for the worker processes, which start their BLAS after this
+    keep_freed_memory()
+    from app.nn import crossval
+    from app.nn.data import DataError, load_pendigits
+
+    out = args.out or resolve_model(args.architecture).with_suffix(".crossval.json")
+    try:
+        previous = json.loads(out.read_text()) if args.resume and out.is_file() else None
+        report = crossval.crossval(
+            args.architecture,
+            _recipe(args),
+            args.data_dir,
+            args.pendigits,
+            folds=args.folds,
+            only=args.only,
+            jobs=args.jobs,
+            limit=args.limit,
+            command=_command_line(),
+            on_fold=lambda partial: crossval.save_report(partial, out),
+            previous=previous,
+        )
+    except (DataError, ValueError) as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    crossval.save_report(report, out)
+    if args.error_sheet:
+        crossval.error_sheet(report, load_pendigits(args.pendigits)).save(args.error_sheet)
+    print(crossval.format_summary(report))
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

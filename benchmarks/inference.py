@@ -4,13 +4,19 @@ The model file is exported to ONNX here, node by node from its arrays (Conv, Max
 Softmax...), so both sides compute the same function; the script checks that their probabilities
 agree before timing anything. Run from the repository root:
 
-    python -m benchmarks.inference [--threads 1] [--repeats 2000]
+    python -m benchmarks.inference [--threads 1] [--repeats 2000] [--models cnn old/cnn.npz]
+        [--baseline old/cnn.npz]
+
+`--models` takes shipped models' names or model files. `--baseline FILE` times that model's NumPy
+forward pass in the same alternating blocks as each model's, and adds their ratio: how much a new
+network costs against an old one, measured under the same load.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -116,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=2000, help="timed calls per side for one image (a tenth of that for a batch)"
     )
-    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--models", nargs="*", default=MODELS, help="shipped models' names or model files")
+    parser.add_argument("--baseline", type=Path, help="a model file each NumPy forward pass is also timed against")
     add_malloc_option(parser)
     args = parser.parse_args(argv)
     malloc = tune_malloc(args)
@@ -126,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
     threadpool_limits(args.threads)
     inputs, _ = mnist_inputs(max(BATCHES))
+    baseline = load_model(args.baseline) if args.baseline else None
     rows = []
     for name in args.models:
-        path = ROOT / "model" / f"{name}.npz"
+        path = Path(name) if name.endswith(".npz") else ROOT / "model" / f"{name}.npz"
         if not path.is_file():
             print(f"(skipping {name}: {path} is not there)", file=sys.stderr)
             continue
@@ -142,27 +150,26 @@ def main(argv: list[str] | None = None) -> int:
             if diff > 1e-4 or not np.array_equal(ours.argmax(1), theirs.argmax(1)):
                 raise SystemExit(f"{name}: NumPy and onnxruntime disagree (max difference {diff:.2g})")
             repeats = max(20, args.repeats // (10 if batch > 1 else 1))
-            medians = interleaved(
-                {
-                    "numpy": lambda x=x, net=model.network: net.predict_proba(x),
-                    "onnxruntime": lambda x=x, sess=sess: sess.run(None, {"input": x}),
-                },
-                repeats,
-            )
+            contenders = {
+                "numpy": lambda x=x, net=model.network: net.predict_proba(x),
+                "onnxruntime": lambda x=x, sess=sess: sess.run(None, {"input": x}),
+            }
+            if baseline is not None:
+                contenders["baseline"] = lambda x=x, net=baseline.network: net.predict_proba(x)
+            medians = interleaved(contenders, repeats)
             ratio = medians["numpy"] / medians["onnxruntime"]
-            rows.append(
-                [
-                    name,
-                    batch,
-                    fmt_time(medians["numpy"]),
-                    fmt_time(medians["onnxruntime"]),
-                    f"{ratio:.2f}",
-                    f"{diff:.1e}",
-                ]
-            )
+            row = [name, batch, fmt_time(medians["numpy"]), fmt_time(medians["onnxruntime"]), f"{ratio:.2f}"]
+            if baseline is not None:
+                row += [fmt_time(medians["baseline"]), f"{medians['numpy'] / medians['baseline']:.2f}"]
+            rows.append([*row, f"{diff:.1e}"])
+    headers = ["model", "batch", "NumPy", "onnxruntime", "NumPy / ORT"]
+    if baseline is not None:
+        headers += ["baseline", "NumPy / baseline"]
     print(f"## Inference: NumPy vs onnxruntime {ort.__version__}, {args.threads} thread(s)\n")
     print(describe_machine(malloc) + "\n")
-    print(table(["model", "batch", "NumPy", "onnxruntime", "NumPy / ORT", "max p diff"], rows))
+    if baseline is not None:
+        print(f"baseline: {args.baseline} ({baseline.network.parameter_count:,} parameters)\n")
+    print(table([*headers, "max p diff"], rows))
     return 0
 
 

@@ -30,18 +30,20 @@ def torch_model(network: Network, dropout: float):  # type: ignore[no-untyped-de
     from torch import nn
 
     conv1, conv2, fc, out = (layer for layer in network.layers if layer.params)
+    assert isinstance(conv1, Conv2D) and isinstance(conv2, Conv2D) and isinstance(fc, Dense)
+    h, w, c = network.shapes[network.names.index("pool2")]  # what the dense layer reads, flattened
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 5),
+        nn.Conv2d(1, conv1.filters, conv1.kernel),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5),
+        nn.Conv2d(conv1.filters, conv2.filters, conv2.kernel),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(512, 128),
+        nn.Linear(h * w * c, fc.units),
         nn.ReLU(),
         nn.Dropout(dropout),
-        nn.Linear(128, 10),
+        nn.Linear(fc.units, 10),
     )
     with torch.no_grad():
         for ours, theirs in ((conv1, model[0]), (conv2, model[3])):
@@ -49,8 +51,8 @@ def torch_model(network: Network, dropout: float):  # type: ignore[no-untyped-de
             theirs.weight.copy_(torch.from_numpy(ours.params["W"].transpose(3, 2, 0, 1).copy()))
             theirs.bias.copy_(torch.from_numpy(ours.params["b"]))
         # our flatten reads (H, W, C), PyTorch's (C, H, W): reorder the rows of the first dense layer
-        w = fc.params["W"].reshape(4, 4, 32, 128).transpose(2, 0, 1, 3).reshape(512, 128)
-        model[7].weight.copy_(torch.from_numpy(w.T.copy()))
+        rows = fc.params["W"].reshape(h, w, c, fc.units).transpose(2, 0, 1, 3).reshape(h * w * c, fc.units)
+        model[7].weight.copy_(torch.from_numpy(rows.T.copy()))
         model[7].bias.copy_(torch.from_numpy(fc.params["b"]))
         assert isinstance(out, Dense)
         model[10].weight.copy_(torch.from_numpy(out.params["W"].T.copy()))

@@ -262,6 +262,8 @@ def _ink_profile(strokes: list[np.ndarray], pen_px: int) -> tuple[np.ndarray, np
     left = np.where(has, ink.argmax(axis=1) - offset[0], np.inf)
     right = np.where(has, extent - 1 - ink[:, ::-1].argmax(axis=1) - offset[0], -np.inf)
     return left, right
+
+
 def train_dir_from_test_set(folder: Path) -> Path:
     """A data folder whose MNIST "training" files are the committed test set: enough for quick training runs."""
     folder.mkdir()

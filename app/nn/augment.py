@@ -1,8 +1,9 @@
 """Data augmentation on preprocessed grey inputs: the variations a hand on a screen adds.
 
-Small rotations, scalings, shears and shifts (a random affine map, sampled bilinearly), and thicker
-or thinner strokes (binarising at a jittered threshold, sometimes after a one-pixel dilation).
-Each model chooses its own strengths: what helps the cnn can hurt logreg.
+Small rotations, scalings, shears and shifts (a random affine map), elastic distortion (a smooth
+random displacement field, after Simard, Steinkraus and Platt, 2003), both in one bilinear
+resampling, and thicker or thinner strokes (binarising at a jittered threshold, sometimes after a
+one-pixel dilation). Each model chooses its own strengths: what helps the cnn can hurt logreg.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ class Augmentation:
     shift_px: float = 0.0  # uniform in +-shift_px
     threshold_jitter: float = 0.0  # binarising threshold uniform in THRESHOLD +- threshold_jitter
     thicken: float = 0.0  # probability of a one-pixel dilation before binarising
+    elastic_px: float = 0.0  # root-mean-square length of the elastic displacements, in pixels
+    elastic_sigma: float = 4.0  # their smoothness: the standard deviation of the Gaussian, in pixels
+
+    @property
+    def warps(self) -> bool:
+        return bool(self.rotate_deg or self.scale or self.shear or self.shift_px or self.elastic_px)
 
     @property
     def active(self) -> bool:
-        return any(asdict(self).values())
+        return self.warps or bool(self.threshold_jitter or self.thicken)
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)
@@ -35,7 +42,7 @@ class Augmentation:
         b = grey.shape[0]
         if not self.active:
             return binarize(grey).astype(np.float32)
-        if self.rotate_deg or self.scale or self.shear or self.shift_px:
+        if self.warps:
             grey = self._warp(grey, rng)
         if self.thicken:
             thick = rng.random(b) < self.thicken
@@ -59,7 +66,20 @@ class Augmentation:
         yy, xx = np.mgrid[0:SIZE, 0:SIZE]
         p = np.stack([yy.ravel() - c, xx.ravel() - c])  # (2, 784)
         src = inv @ (p[None] - np.stack([ty, tx], axis=1)[:, :, None]) + c  # (B, 2, 784)
+        if self.elastic_px:
+            src += elastic_field(b, self.elastic_px, self.elastic_sigma, rng).reshape(b, 2, SIZE * SIZE)
         return bilinear(grey, src[:, 0], src[:, 1])
+
+
+def elastic_field(b: int, rms_px: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """b smooth random displacement fields (B, 2, 28, 28): white noise blurred by a Gaussian of `sigma`
+    pixels, each scaled so its displacements have a root mean square of `rms_px` pixels."""
+    i = np.arange(SIZE)
+    g = np.exp(-((i[:, None] - i[None, :]) ** 2) / (2 * sigma**2))
+    g /= g.sum(axis=1, keepdims=True)
+    field = g @ rng.standard_normal((b, 2, SIZE, SIZE)) @ g.T  # blurred along columns, then rows
+    rms = np.sqrt((field**2).sum(axis=1).mean(axis=(1, 2)))  # (B,)
+    return field * (rms_px / np.maximum(rms, 1e-12))[:, None, None, None]
 
 
 def bilinear(images: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from app.nn.preprocess import BlankDrawing, binarize, preprocess
 from app.nn.progress import Progress
+from app.nn.stroke_augment import StrokeAugmentation
 from app.nn.strokes import render_strokes
 
 MNIST_FILES = {
@@ -262,17 +263,31 @@ def load_pen_digits(path: Path) -> list[PenDigit]:
 
 
 def pendigit_inputs(
-    digits: list[PenDigit], pen_widths: Iterable[float], rng: np.random.Generator | None = None
+    digits: list[PenDigit],
+    pen_widths: Iterable[float],
+    rng: np.random.Generator | None = None,
+    strokes: StrokeAugmentation | None = None,
+    variants: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render each digit once per pen width (jittered by rng) and preprocess: (N, 28, 28) grey, labels."""
+    """Render each digit `variants` times per pen width and preprocess: (N, 28, 28) grey, labels.
+
+    With rng, each pen width is jittered by up to 15 %. The first rendering of a digit at each width
+    is the digit as it was written; with an active `strokes` and rng, the others are new variations
+    of its strokes (without them, copies with another jitter of the width).
+    """
     widths = list(pen_widths)
-    grey = np.zeros((len(digits) * len(widths), 28, 28), np.float32)
+    vary = strokes if strokes is not None and strokes.active else None
+    jobs = [(w, v, d) for w in widths for v in range(variants) for d in digits]
+    grey = np.zeros((len(jobs), 28, 28), np.float32)
     labels = np.zeros(len(grey), np.uint8)
     progress = Progress(len(grey), "rendering pen digits")
-    for i, (width, digit) in enumerate((w, d) for w in widths for d in digits):
+    for i, (width, variant, digit) in enumerate(jobs):
         jitter = rng.uniform(0.85, 1.15) if rng is not None else 1.0
+        lines: Sequence[np.ndarray] = digit.strokes
+        if variant > 0 and vary is not None and rng is not None:
+            lines = vary.apply(digit.strokes, digit.label, rng)
         with contextlib.suppress(BlankDrawing):
-            grey[i] = preprocess(render_strokes(digit.strokes, pen_width=width * jitter)).grey
+            grey[i] = preprocess(render_strokes(lines, pen_width=width * jitter)).grey
         labels[i] = digit.label
         progress.advance()
     progress.close()

@@ -119,6 +119,8 @@ async def answer_number(
     """The JSON answer for a number: its digits, each with its box and guesses. Raises ImageError,
     EmptyDrawing, DigitPadError too_many_digits or ClientGone."""
     return await inference.run(request, ASK_AFTER_S, _answer_number, model, source, top_k, activations, settings)
+
+
 async def read_for_correction(
     model: Model, source: Source, settings: Settings, inference: InferenceTurns, request: Request
 ) -> Prediction:
@@ -177,6 +179,8 @@ def _answer_number(model: Model, source: Source, top_k: int, activations: bool, 
     for digit in reading.digits:
         observe_prediction(model.name, digit.prediction.prediction, forward / 1000)
     return orjson.dumps(reading_json(reading))
+
+
 def _read_one(model: Model, source: Source, settings: Settings) -> Prediction:
     pre, timings = network_input(source, settings)
     return predict(model, pre, CORRECTION_GUESSES, activations=False, timings=timings)

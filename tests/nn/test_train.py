@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from app.nn import extra
-from app.nn.augment import Augmentation
+from app.nn.augment import Augmentation, elastic_field
 from app.nn.data import mnist_inputs
 from app.nn.evaluate import accuracy_report, predict_batches
 from app.nn.preprocess import binarize
-from app.nn.train import RECIPES, Dataset, load_dataset, recipe_with, train
-from tests.factories import train_dir_from_test_set
+from app.nn.train import RECIPES, Dataset, TrainingStep, learning_rate, load_dataset, recipe_with, train
+from tests.factories import agreement, train_dir_from_test_set
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,17 @@ def test_recipes_choose_augmentation_per_model():
     assert not RECIPES["logreg"].augmentation.active
 
 
+def test_new_writer_data_widens_the_shipped_recipes_and_nothing_else():
+    for name, shipped in RECIPES.items():
+        assert not shipped.strokes.active and shipped.pen_variants == 1  # what the shipped models saw
+        assert not shipped.augmentation.elastic_px
+        wider = recipe_with(name, new_writers=True)
+        assert wider.strokes.active and wider.pen_variants > 1
+        assert (wider.epochs, wider.lr, wider.pen_widths) == (shipped.epochs, shipped.lr, shipped.pen_widths)
+        assert bool(wider.augmentation.elastic_px) == shipped.augmentation.active  # MNIST bent where it is moved
+    assert recipe_with("mlp", new_writers=True, pen_variants=5, epochs=2).pen_variants == 5
+
+
 def test_augmentation_keeps_digits_recognisable(small_dataset):
     rng = np.random.default_rng(0)
     grey = small_dataset.train_x[:200]
@@ -73,3 +86,53 @@ def test_extra_examples_join_the_training_set_as_they_are(tmp_path, mnist_test):
     np.testing.assert_array_equal(mixed.train_x[-30:], bits.astype(np.float32))
     np.testing.assert_array_equal(mixed.train_y[-30:], labels)
     np.testing.assert_array_equal(mixed.val_x, plain.val_x)  # validation is untouched
+
+
+def test_elastic_distortion_bends_digits_by_about_the_asked_distance(small_dataset):
+    field = elastic_field(64, 1.5, 4.0, np.random.default_rng(0))
+    assert field.shape == (64, 2, 28, 28)
+    np.testing.assert_allclose(np.sqrt((field**2).sum(axis=1).mean(axis=(1, 2))), 1.5, rtol=1e-6)
+    # smooth: neighbouring pixels move almost together
+    assert np.abs(np.diff(field, axis=3)).mean() < 0.2 * np.abs(field).mean()
+    grey = small_dataset.train_x[:200]
+    elastic = Augmentation(elastic_px=1.5)
+    a = elastic.apply(grey.copy(), np.random.default_rng(4))
+    b = elastic.apply(grey.copy(), np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)  # deterministic for a seed
+    plain = binarize(grey)
+    changed = (a != plain).mean(axis=(1, 2))
+    assert 0.01 < changed.mean() < 0.15
+    shares = [agreement(p, q) for p, q in zip(plain, a, strict=True) if p.any()]
+    assert np.median(shares) > 0.6  # the same strokes, a pixel or so away
+
+
+def test_the_report_hears_every_step_and_epoch_and_can_stop_the_run(small_dataset):
+    recipe = recipe_with("logreg", epochs=2, batch_size=500, warmup_epochs=1.0, seed=3)
+    heard: list[TrainingStep] = []
+    _, history = train("logreg", recipe, small_dataset, report=heard.append)
+    steps = [h for h in heard if h.record is None]
+    assert [s.step for s in steps] == list(range(1, 9)) and {s.steps for s in steps} == {8}
+    assert [s.epoch for s in steps] == [1] * 4 + [2] * 4
+    assert [h.record for h in heard if h.record is not None] == history
+    lrs = [h["lr"] for h in history]
+    assert lrs[0] == pytest.approx(0.05)  # the end of the warm-up: the full rate
+    assert lrs[1] == pytest.approx(0.025 * (1 + math.cos(0.75 * math.pi)), abs=1e-6)  # the last step of the cosine
+    assert learning_rate(recipe, 0, 8, 4) == pytest.approx(0.0125)  # warm-up, a quarter at a time
+    assert learning_rate(recipe, 2, 8, 4) == pytest.approx(0.0375)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(step: TrainingStep) -> None:
+        if step.step == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train("logreg", recipe, small_dataset, report=stop_after_three)
+
+
+def test_the_learning_rate_schedule_without_warm_up_is_the_cosine():
+    recipe = recipe_with("cnn", lr=0.1)
+    assert learning_rate(recipe, 0, 100, 10) == pytest.approx(0.1)
+    assert learning_rate(recipe, 50, 100, 10) == pytest.approx(0.05)
+    assert learning_rate(recipe, 100, 100, 10) == pytest.approx(0.0)

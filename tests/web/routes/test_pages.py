@@ -28,6 +28,8 @@ def test_number_mode_reads_the_wide_pad_and_the_digit_limit_from_the_server(clie
     for hook in ('data-testid="mode-number"', 'data-testid="number-text"', 'id="number-pad"'):
         assert hook in html
     assert f"up to {MAX_DIGITS} digits" in html
+
+
 def test_the_page_offers_corrections_only_when_the_server_keeps_them(client, make_client, tmp_path):
     html = client.get("/").text
     for hook in ["correct", "confirm", "correct-status", *(f"correct-{d}" for d in range(10))]:
