@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
+from app.nn.stimuli import index_paths_for
 from benchmarks.common import ROOT, cpu_model, table
 from tests import servers
 from tests.factories import digit_png
@@ -95,7 +96,7 @@ def routes() -> list[Route]:
 
 
 def start_server(workers: int, log: Path) -> servers.Server:
-    shipped = ",".join(path.stem for path in sorted((ROOT / "model").glob("*.npz")))
+    shipped = ",".join(path.stem for path in index_paths_for(ROOT / "model"))  # the models, not their indexes
     try:
         return servers.start({"DIGITPAD_LOG_LEVEL": "warning", "DIGITPAD_MODELS": shipped}, workers, log)
     except servers.ServerDidNotStart as exc:
