@@ -5,6 +5,7 @@
  * outlines the units of the layer below that feed it.
  */
 
+import { element } from './dom.js';
 import { LUT_SIZE, SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
 import {
   decodeLayer, layout, receptiveField, unitAddress, unitIndex,
@@ -23,17 +24,6 @@ const SEQUENTIAL_PIXELS = (() => {
   for (let i = 0; i < LUT_SIZE; i++) bytes.set([...SEQUENTIAL.subarray(i * 3, i * 3 + 3), 255], i * 4);
   return new Uint32Array(bytes.buffer);
 })();
-
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key in node && !key.startsWith('aria')) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 function describeShape(layer, geometry) {
   if (layer.kind === 'output') return `${geometry.count} digits`;

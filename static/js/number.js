@@ -5,18 +5,8 @@
  * view can show that digit.
  */
 
+import { element } from './dom.js';
 import { LOW_CONFIDENCE, drawInput, percent } from './ui.js';
-
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key in node && !key.startsWith('aria')) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 const unsure = (digit) => digit.guesses[0].probability < LOW_CONFIDENCE;
 

@@ -10,22 +10,11 @@ from app.nn.data import PenDigit, pendigit_inputs
 from app.nn.preprocess import binarize, preprocess
 from app.nn.stroke_augment import StrokeAugmentation, chaikin
 from app.nn.strokes import render_strokes
+from app.nn.train import NEW_WRITERS
 from tests.factories import DIGIT_STROKES, agreement
 
-# the recipe's strengths, roughly: what the tests below must hold for
-VARIED = StrokeAugmentation(
-    rotate_deg=8,
-    slant=0.2,
-    aspect=0.12,
-    proportion=0.25,
-    stroke_scale=0.1,
-    stroke_rotate_deg=6,
-    stroke_shift=0.04,
-    wobble=0.025,
-    jitter=0.004,
-    smooth=0.5,
-    styles=0.3,
-)
+# the recipe's strengths: what the tests below must hold for
+VARIED = NEW_WRITERS
 
 
 def pen(digit: int) -> list[np.ndarray]:

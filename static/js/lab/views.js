@@ -3,22 +3,12 @@
  * probabilities over time, and at the end the confusion matrix and the misread digits.
  */
 
+import { element } from '../dom.js';
 import { DIVERGING, LUT_SIZE, SEQUENTIAL, cssColour, prefersDarkText } from '../colors.js';
 import { bitsToBytes, decodeBytes } from '../network.js';
 
 const SIDE = 28;
 const PROBE_COLUMNS = 240; // moments a probability strip keeps: older ones are merged, two into one
-
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key in node && !key.startsWith('aria')) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 /** Draws 784 bits ("0"/"1") as black ink on a 28x28 canvas. */
 export function drawBits(canvas, bits) {
