@@ -63,6 +63,16 @@ def guessed(page: Page) -> str:
     explanation appears after the guess and moves what is below it, on a phone the buttons)."""
     guess = settle(page)
     expect(page.get_by_test_id("why")).to_have_attribute("data-state", "done", timeout=15_000)
+    # and once the page has drawn it: on a busy machine the layout can lag the state by a frame or two
+    page.wait_for_function(
+        """() => new Promise((resolve) => {
+          const box = () => JSON.stringify(document.querySelector('[data-testid="correct"]').getBoundingClientRect());
+          const before = box();
+          setTimeout(() => resolve(box() === before), 250);
+        })""",
+        polling=300,
+        timeout=15_000,
+    )
     return guess
 
 
