@@ -99,6 +99,37 @@ def _normalise(ink: np.ndarray) -> np.ndarray:
     return ink
 
 
+class InkLayer:
+    """Where a drawing's ink is (`mask`, as `ink_map(image) > 0`) and, for the pixels asked about, how
+    strong (`at`, the values `ink_map` gives): the float arithmetic of a transparent canvas is done for
+    the ink alone, not for every pixel of a wide pad."""
+
+    __slots__ = ("_alpha", "_ink", "_peak", "mask")
+
+    def __init__(self, image: np.ndarray) -> None:
+        img = np.asarray(image)
+        mask, contrast = _ink_mask(img)
+        self.mask: np.ndarray = mask
+        self._alpha: np.ndarray | None = None
+        self._ink: np.ndarray | None = None
+        self._peak = np.float32(1.0)
+        if contrast is not None:
+            self._ink = _normalise(_contrasted(contrast))
+        elif mask.any():
+            self._alpha = img[:, :, -1]
+            self._peak = (np.array([self._alpha[mask].max()], np.float32) / 255.0)[0]
+
+    def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The ink (float32 in [0, 1]) at these pixels, exactly as `ink_map` has it there."""
+        if self._ink is not None:
+            return self._ink[ys, xs]
+        if self._alpha is None:
+            return np.zeros(np.shape(ys), np.float32)
+        values = _contrasted(self._alpha[ys, xs].astype(np.float32) / 255.0)
+        values /= self._peak
+        return values
+
+
 _ALPHA_LEVELS = np.arange(256, dtype=np.float32)
 # The 8-bit versions of both tests, taken from the float computations so they agree for every value.
 _ALPHA_VARIES_8BIT = int(np.count_nonzero(_ALPHA_LEVELS < ALPHA_VARIES))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, BlankDrawing, Preprocessed, ink_map, preprocess
+from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, BlankDrawing, InkLayer, Preprocessed, preprocess
 
 Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) bits of 0/1 -> (N, 10) probabilities
 MAX_DIGITS = 12  # the most digits one drawing may hold
@@ -109,9 +109,9 @@ def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS)
     Raises BlankDrawing when no digit is there, TooManyDigits past `max_digits`.
     """
     img = np.asarray(image)
-    ink = ink_map(img)
-    height, width = ink.shape
-    strokes = [_Ink(xs, ys) for xs, ys in connected_ink(ink > 0)]
+    ink = InkLayer(img)
+    height, width = ink.mask.shape
+    strokes = [_Ink(xs, ys) for xs, ys in connected_ink(ink.mask)]
     if not strokes:
         raise BlankDrawing("The drawing has no ink.")
     min_extent = max(MIN_EXTENT_PX, MIN_EXTENT * min(height, width))
@@ -426,16 +426,16 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
     return [(u[0], u[1]) for u in sorted(best, key=lambda u: float(u[0].mean()))]
 
 
-def _whole(image: np.ndarray, ink: np.ndarray, digit: _Ink) -> Preprocessed:
+def _whole(image: np.ndarray, ink: InkLayer, digit: _Ink) -> Preprocessed:
     try:
         return preprocess(image)
     except BlankDrawing:
         return preprocess(_piece_image(ink, digit))
 
 
-def _piece_image(ink: np.ndarray, piece: _Ink) -> np.ndarray:
+def _piece_image(ink: InkLayer, piece: _Ink) -> np.ndarray:
     """A piece's ink alone, as the alpha of a transparent (H, W, 2) grey + alpha image cropped to it
     with a clear pixel all round: the form a canvas sends, read by `preprocess` the way it reads one."""
     image = np.zeros((piece.height + 2, piece.width + 2, 2), np.uint8)
-    image[piece.ys - piece.top + 1, piece.xs - piece.left + 1, 1] = np.rint(ink[piece.ys, piece.xs] * 255)
+    image[piece.ys - piece.top + 1, piece.xs - piece.left + 1, 1] = np.rint(ink.at(piece.ys, piece.xs) * 255)
     return image

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.nn import preprocess as preprocess_module
-from app.nn.preprocess import BOX, SIZE, BlankDrawing, binarize, centre, fit_box, ink_map, preprocess
+from app.nn.preprocess import BOX, SIZE, BlankDrawing, InkLayer, binarize, centre, fit_box, ink_map, preprocess
 from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, agreement, stroke_image
 
 
@@ -108,6 +108,29 @@ def test_grey_alpha_and_rgba_canvases_of_the_same_alpha_give_the_same_input():
         got = preprocess(image)
         np.testing.assert_array_equal(got.bits, expected.bits)
         np.testing.assert_array_equal(got.grey, expected.grey)
+
+
+@pytest.mark.parametrize("kind", ["grey_alpha", "rgba", "faint_rgba", "rgb", "grey", "faded_rgba", "blank"])
+def test_the_ink_layer_has_the_whole_image_ink_where_asked(kind):
+    """The mask and the values at any pixels are `ink_map`'s, number for number, whichever path the
+    image takes (a transparent canvas's alphas, or the contrast with the background)."""
+    rgb = stroke_image(DIGIT_STROKES[4], offset=(0.05, 0.1))
+    alpha = 255 - np.asarray(rgb.convert("L"))
+    image = {
+        "grey_alpha": np.dstack([np.zeros_like(alpha), alpha]),
+        "rgba": np.dstack([np.asarray(rgb), alpha]),
+        "faint_rgba": np.dstack([np.asarray(rgb), (alpha * 0.7).astype(np.uint8)]),  # no pixel fully inked
+        "rgb": np.asarray(rgb),
+        "grey": np.asarray(rgb.convert("L")),
+        "faded_rgba": np.dstack([np.asarray(rgb), np.full(alpha.shape, 204, np.uint8)]),
+        "blank": np.dstack([np.zeros_like(alpha), np.zeros_like(alpha)]),
+    }[kind]
+    layer, expected = InkLayer(image), ink_map(image)
+    np.testing.assert_array_equal(layer.mask, expected > 0)
+    ys, xs = np.nonzero(expected > 0) if kind != "blank" else np.nonzero(np.ones_like(alpha))
+    got = layer.at(ys, xs)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected[ys, xs])
 
 
 @pytest.mark.parametrize("kind", ["rgb", "grey", "opaque_rgba", "faded_rgba"])
