@@ -174,7 +174,14 @@ def preprocess(image: np.ndarray) -> Preprocessed:
         contrast = img[top:bottom, left:right, -1].astype(np.float32) / 255.0
     else:
         contrast = contrast[top:bottom, left:right]
-    grey = centre(fit_box(_normalise(_contrasted(contrast))))
+    return from_crop(_contrasted(contrast))
+
+
+def from_crop(ink: np.ndarray) -> Preprocessed:
+    """The ink cropped to a digit, float32 on a 0-1 scale with the background 0 (it is changed in place)
+    -> its input: the rest of `preprocess`, for a caller that has found the digit's ink itself, as
+    `app.nn.segment` has each digit of a number."""
+    grey = centre(fit_box(_normalise(ink)))
     return Preprocessed(grey, binarize(grey))
 
 

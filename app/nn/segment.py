@@ -3,9 +3,10 @@
 The postal readers' recipe: find each digit, then classify it. The ink's 8-connected pieces are found;
 the short ones (the bar of a 5, the cross of a 7, a dot) join the digit whose ink comes nearest, so the
 strokes of one digit read together, while tall ones stay apart even where they overlap in x. Each
-digit's ink goes through the one `preprocess` and the network, all in one batch. A piece the network
-does not read as one digit with confidence, or that is much wider than the digit it reads, may be
-digits that touch: it is cut where the network agrees best. The candidate cuts are the paths from top
+digit's ink, cropped to it, goes through the rest of the one `preprocess` (`from_crop`) and the
+network, all in one batch. A piece wide enough to hold two digits that the network does not read as one
+digit with confidence, or that is much wider than the digit it reads, may be digits that touch: it is
+cut where the network agrees best. The candidate cuts are the paths from top
 to bottom that cross the least ink (through the one stroke two touching digits share, around the one
 that leans into the other), and every piece between two cuts is read in one more batch; the cuts
 chosen make the most probable digits, each cut through more than one stroke counting against it.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, BlankDrawing, InkLayer, Preprocessed, preprocess
+from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, BlankDrawing, InkLayer, Preprocessed, from_crop, preprocess
 
 Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) bits of 0/1 -> (N, 10) probabilities
 MAX_DIGITS = 12  # the most digits one drawing may hold
@@ -37,6 +38,7 @@ MAX_STROKES = 200  # short strokes looked at (the largest): the rest of a noisy 
 # A piece that passes for one digit this well (see `digit_fit`: the log of its top probability, less
 # a penalty for being unusually wide) is read as it is; one that does not may be digits that touch.
 SURE = math.log(0.9)
+TWO_WIDE = 0.8  # and a piece narrower than this is one digit, however unsure: two touching digits are wider
 MIN_PART = 0.1  # a cut leaves at least this much width on either side
 FULL = 0.75  # a piece a cut leaves is at least this share as tall as what it was cut from
 CUT_EVERY = 0.1  # cut paths start this far apart across a piece...
@@ -125,13 +127,13 @@ def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS)
     # A drawing that is all one digit is read whole, exactly as a drawing of a single digit is, unless
     # it is too small for that: `preprocess` measures a digit against the longer side, and on a wide
     # pad the first strokes of a number are digit enough against its height.
-    inputs = [_whole(img, ink, digits[0])] if whole else [preprocess(_piece_image(ink, d)) for d in digits]
+    inputs = [_whole(img, ink, digits[0])] if whole else [_piece_input(ink, d) for d in digits]
     probs = classify(np.stack([p.bits for p in inputs]))
     fit = digit_fit(probs, np.array([d.width / d.height for d in digits]))
     found: list[tuple[_Ink, Preprocessed, np.ndarray]] = []
     unsure: list[tuple[_CutPlan, Preprocessed, np.ndarray]] = []
     for digit, pre, p, f in zip(digits, inputs, probs, fit, strict=True):
-        plan = _cut_plan(digit, h) if f < SURE and digit.width >= 2 * MIN_PART * h else None
+        plan = _cut_plan(digit, h) if f < SURE and digit.width >= TWO_WIDE * h else None
         if plan is None or len(plan.pieces) == 1:
             found.append((digit, pre, p))
         else:
@@ -139,7 +141,7 @@ def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS)
     if unsure:
         # Pieces that might be digits touching: every way of cutting them, in one more batch.
         extra = [piece for plan, _, _ in unsure for piece in plan.pieces[1:]]
-        extra_inputs = [preprocess(_piece_image(ink, piece)) for piece in extra]
+        extra_inputs = [_piece_input(ink, piece) for piece in extra]
         extra_probs = classify(np.stack([p.bits for p in extra_inputs]))
         start = 0
         for plan, pre, p in unsure:
@@ -430,12 +432,12 @@ def _whole(image: np.ndarray, ink: InkLayer, digit: _Ink) -> Preprocessed:
     try:
         return preprocess(image)
     except BlankDrawing:
-        return preprocess(_piece_image(ink, digit))
+        return _piece_input(ink, digit)
 
 
-def _piece_image(ink: InkLayer, piece: _Ink) -> np.ndarray:
-    """A piece's ink alone, as the alpha of a transparent (H, W, 2) grey + alpha image cropped to it
-    with a clear pixel all round: the form a canvas sends, read by `preprocess` the way it reads one."""
-    image = np.zeros((piece.height + 2, piece.width + 2, 2), np.uint8)
-    image[piece.ys - piece.top + 1, piece.xs - piece.left + 1, 1] = np.rint(ink.at(piece.ys, piece.xs) * 255)
-    return image
+def _piece_input(ink: InkLayer, piece: _Ink) -> Preprocessed:
+    """What the network sees of a piece's ink alone: its pixels cropped to it, through the rest of
+    `preprocess` (scaled to the box, centred by mass, thresholded), as a drawing of that digit alone is."""
+    crop = np.zeros((piece.height, piece.width), np.float32)
+    crop[piece.ys - piece.top, piece.xs - piece.left] = ink.at(piece.ys, piece.xs)
+    return from_crop(crop)

@@ -241,3 +241,31 @@ def test_the_classifier_sees_one_batch_when_no_digits_touch(network):
 def test_the_aspect_table_is_what_the_bundled_mnist_gives():
     bits, labels = bundled_mnist("train")
     np.testing.assert_allclose(aspect_statistics(bits, labels), ASPECT, atol=5e-4)
+
+
+def test_a_piece_too_narrow_for_two_digits_is_read_whole_however_unsure(network):
+    """Cuts are tried only in a piece wide enough to hold two digits: a narrow digit the network is
+    unsure of (here every answer is a coin toss) is one digit, not cut into slivers."""
+    batches = []
+
+    def unsure(bits: np.ndarray) -> np.ndarray:
+        batches.append(len(bits))
+        return np.full((len(bits), 10), 0.1)
+
+    image = pad_number((DIGIT_STROKES[1], 0.0, 0.05), (DIGIT_STROKES[7], 0.6, 0.05))
+    assert len(segment(image, unsure)) == 2
+    assert batches == [2]
+    touching = pad_number((DIGIT_STROKES[0], 0.0, 0.05), (DIGIT_STROKES[0], 0.45, 0.05), scale=0.9)
+    assert pieces(touching) == 1  # two 0s that touch: one piece, two digits wide, is tried in cuts
+    batches.clear()
+    segment(touching, unsure)
+    assert len(batches) == 2
+
+
+def test_each_digit_is_what_preprocess_makes_of_it_alone(network):
+    """A digit's input is `preprocess` of a drawing of that digit alone on the pad, bit for bit."""
+    placed = [(DIGIT_STROKES[3], 0.0, 0.05), (DIGIT_STROKES[9], 0.6, 0.0), (DIGIT_STROKES[4], 1.2, 0.1)]
+    digits = segment(pad_number(*placed), network.predict_proba)
+    for digit, one in zip(digits, placed, strict=True):
+        alone = pad_number(one)
+        np.testing.assert_array_equal(digit.input.grey, preprocess(alone).grey)
