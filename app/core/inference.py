@@ -12,6 +12,8 @@ from app.core.errors import DigitPadError, EmptyDrawing
 from app.nn.network import LayerInfo, Model
 from app.nn.preprocess import SIZE, BlankDrawing, Preprocessed, preprocess
 
+Activations = list[tuple[LayerInfo, np.ndarray]]  # each visible layer and its values, input to output
+
 
 @dataclass(frozen=True)
 class Guess:
@@ -25,7 +27,7 @@ class Prediction:
     guesses: list[Guess]
     probabilities: list[float]
     input: Preprocessed
-    activations: list[tuple[LayerInfo, np.ndarray]] | None = None  # every visible layer, input to output
+    activations: Activations | None = None  # every visible layer, input to output
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property

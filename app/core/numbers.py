@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.core.errors import DigitPadError, EmptyDrawing
-from app.core.inference import Prediction, elapsed_ms, top_guesses
+from app.core.inference import Activations, Prediction, elapsed_ms, top_guesses
 from app.nn.network import Model
 from app.nn.preprocess import BlankDrawing, Preprocessed
 from app.nn.segment import MAX_DIGITS, TooManyDigits, segment
@@ -47,7 +47,7 @@ def read_number(
     """A decoded drawing -> its digits, left to right, each read by `model`.
 
     Every digit goes through one batched forward pass (one more for a piece that may be digits touching);
-    with `activations`, each digit is traced again, alone, for every visible layer's values.
+    with `activations`, the digits are traced again, together, for every visible layer's values.
     Raises EmptyDrawing, or DigitPadError too_many_digits past `max_digits`.
     """
     start = time.perf_counter()
@@ -58,17 +58,25 @@ def read_number(
     except TooManyDigits as exc:
         raise too_many_digits(exc.limit) from exc
     timings = {**(timings or {}), "segment": elapsed_ms(start)}
-    found = [NumberDigit(d.box, _prediction(model, d.input, d.probabilities, top_k, activations)) for d in digits]
+    layers: list[Activations | None] = [None] * len(digits)
     if activations:
+        layers = [acts for _, acts in model.network.trace_all(np.stack([d.input.bits for d in digits]))]
         timings["activations"] = elapsed_ms(start) - timings["segment"]
+    found = [
+        NumberDigit(d.box, _prediction(model, d.input, d.probabilities, top_k, acts))
+        for d, acts in zip(digits, layers, strict=True)
+    ]
     return Reading(model.name, found, timings)
 
 
 def read_input(model: Model, pre: Preprocessed, top_k: int = 2, activations: bool = False) -> Reading:
     """The network's own 28x28 input, which holds one digit: a reading of that digit, boxed where its ink is."""
     start = time.perf_counter()
-    probs = model.network.predict_proba(pre.bits[None])[0]
-    prediction = _prediction(model, pre, probs, top_k, activations)
+    if activations:
+        probs, acts = model.network.trace(pre.bits)
+    else:
+        probs, acts = model.network.predict_proba(pre.bits[None])[0], None
+    prediction = _prediction(model, pre, probs, top_k, acts)
     rows, cols = np.flatnonzero(pre.bits.any(axis=1)), np.flatnonzero(pre.bits.any(axis=0))
     box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
     return Reading(model.name, [NumberDigit(box, prediction)], {"forward": elapsed_ms(start)})
@@ -80,6 +88,5 @@ def too_many_digits(limit: int) -> DigitPadError:
     )
 
 
-def _prediction(model: Model, pre: Preprocessed, probs: np.ndarray, top_k: int, activations: bool) -> Prediction:
-    acts = model.network.trace(pre.bits)[1] if activations else None
+def _prediction(model: Model, pre: Preprocessed, probs: np.ndarray, top_k: int, acts: Activations | None) -> Prediction:
     return Prediction(model.name, top_guesses(probs, top_k), [round(float(p), 6) for p in probs], pre, acts)

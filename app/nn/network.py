@@ -189,12 +189,21 @@ class Network:
 
     def trace(self, x: Array) -> tuple[Array, list[tuple[LayerInfo, Array]]]:
         """One input (28, 28): its probabilities and every visible layer's activations."""
+        return self.trace_all(x[None])[0]
+
+    def trace_all(self, x: Array) -> list[tuple[Array, list[tuple[LayerInfo, Array]]]]:
+        """A batch of inputs (B, 28, 28), in one pass: for each, what `trace` gives for it alone."""
         keep = {info.index for info in self.visible if info.index >= 0}
-        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x[None]), keep)
-        probs = softmax(logits)[0]
-        acts = [(info, x.reshape(info.shape) if info.index < 0 else outputs[info.index][0]) for info in self.visible]
-        acts[-1] = (acts[-1][0], probs)
-        return probs, acts
+        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x), keep)
+        probs = softmax(logits)
+        traced = []
+        for n in range(len(x)):
+            acts = [
+                (info, x[n].reshape(info.shape) if info.index < 0 else outputs[info.index][n]) for info in self.visible
+            ]
+            acts[-1] = (acts[-1][0], probs[n])
+            traced.append((probs[n], acts))
+        return traced
 
     def unit_weights(self, layer_name: str, unit: int) -> tuple[Array, float]:
         """The weights and bias feeding one unit, shaped like the layer below it.

@@ -85,6 +85,23 @@ def test_trace_gives_every_visible_layer_as_the_layers_do(mnist_test):
         np.testing.assert_array_equal(values, expected[info.index][0], err_msg=info.name)
 
 
+@pytest.mark.parametrize("name", ["cnn", "mlp", "logreg"])
+def test_a_batch_traced_together_gives_what_each_gives_alone(name, mnist_test):
+    """A number's digits are traced in one pass: each digit's layers are its own, as if traced alone
+    (to float32 rounding: a batch's products may add up in another order)."""
+    network = load_model(MODEL_DIR / f"{name}.npz").network
+    bits = (mnist_test[0][:4] > 127).astype(np.uint8)
+    together = network.trace_all(bits)
+    assert len(together) == len(bits)
+    for x, (probs, acts) in zip(bits, together, strict=True):
+        alone_probs, alone = network.trace(x)
+        np.testing.assert_allclose(probs, alone_probs, rtol=1e-5, atol=1e-7)
+        assert [info for info, _ in acts] == [info for info, _ in alone]
+        for (info, values), (_, expected) in zip(acts, alone, strict=True):
+            assert values.shape == expected.shape
+            np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-5, err_msg=info.name)
+
+
 class Doubling(Layer):
     """A layer the fused path does not know."""
 
