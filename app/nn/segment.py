@@ -393,27 +393,28 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
     cols = np.array(cuts)[:, None] - digit.left + np.arange(-band, band + 1)  # (cuts, band columns)
     outside = np.where((cols >= 0) & (cols < digit.width), 0.0, np.inf).astype(np.float32)
     cols_in = np.clip(cols, 0, digit.width - 1)
-    cost = mask[0][cols_in] + outside
+    ink_under = mask[:, cols_in]  # (rows, cuts, band columns): the ink under each column of each band
+    cost = ink_under[0] + outside
     came = np.zeros((digit.height, *cols.shape), np.int8)  # 0: from above, 1: from the left, 2: from the right
+    # Each row's three ways in, side by side, so one argmin picks the cheapest (above first, then left,
+    # on a tie); a band's edge has no way in from beyond it.
+    ways = np.full((3, *cols.shape), np.inf, np.float32)
     for y in range(1, digit.height):
-        best = cost.copy()
-        step = came[y]
-        from_left = cost[:, :-1] + STEP
-        better = from_left < best[:, 1:]
-        best[:, 1:][better] = from_left[better]
-        step[:, 1:][better] = 1
-        from_right = cost[:, 1:] + STEP
-        better = from_right < best[:, :-1]
-        best[:, :-1][better] = from_right[better]
-        step[:, :-1][better] = 2
-        cost = best + mask[y][cols_in] + outside
+        ways[0] = cost
+        np.add(cost[:, :-1], STEP, out=ways[1, :, 1:])
+        np.add(cost[:, 1:], STEP, out=ways[2, :, :-1])
+        came[y] = ways.argmin(axis=0)
+        cost = ways.min(axis=0)
+        cost += ink_under[y]
+        cost += outside
+    shift = np.array([0, -1, 1], np.int64)[came]  # the column each step came from, against its own
     at = cost.argmin(axis=1)
     index = np.arange(len(cuts))
-    path = np.zeros((len(cuts), digit.height), np.int64)
+    where = np.zeros((len(cuts), digit.height), np.int64)  # each path's place in its band, row by row
     for y in range(digit.height - 1, -1, -1):
-        path[:, y] = cols[index, at]
-        step = came[y, index, at]
-        at = at - (step == 1) + (step == 2)
+        where[:, y] = at
+        at = at + shift[y, index, at]
+    path = cols[index[:, None], where]
     on_ink = mask[np.arange(digit.height), path] > 0  # (cuts, rows): whether each step is on ink
     crossed = (np.diff(on_ink.astype(np.int8), axis=1, prepend=0) == 1).sum(axis=1)
     ink_crossed = cost.min(axis=1)
