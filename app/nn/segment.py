@@ -38,6 +38,7 @@ MAX_STROKES = 200  # short strokes looked at (the largest): the rest of a noisy 
 # A piece that passes for one digit this well (see `digit_fit`: the log of its top probability, less
 # a penalty for being unusually wide) is read as it is; one that does not may be digits that touch.
 SURE = math.log(0.9)
+THREE_WIDE = 1.3  # a piece narrower than this is cut in two at most: three digits touching are wider
 TWO_WIDE = 0.8  # and a piece narrower than this is one digit, however unsure: two touching digits are wider
 MIN_PART = 0.1  # a cut leaves at least this much width on either side
 FULL = 0.75  # a piece a cut leaves is at least this share as tall as what it was cut from
@@ -367,10 +368,11 @@ def _cut_plan(digit: _Ink, h: float) -> _CutPlan:
     cuts = _cut_paths(digit, starts, h)
     edges = [np.full(digit.height, digit.left), *(path for path, _ in cuts), np.full(digit.height, digit.right)]
     pieces, spans = [digit], [(0, len(edges) - 1)]
+    last = len(edges) - 1
     y = digit.ys - digit.top
-    for i in range(len(edges) - 1):
-        for j in range(i + 1, len(edges)):
-            if (i, j) == (0, len(edges) - 1):
+    for i in range(last):
+        for j in range(i + 1, last + 1):
+            if (i, j) == (0, last) or (digit.width < THREE_WIDE * h and i > 0 and j < last):
                 continue
             piece = digit.subset((digit.xs >= edges[i][y]) & (digit.xs < edges[j][y]))
             if piece is not None and piece.height >= max(TALL * h, FULL * digit.height, MIN_EXTENT_PX):

@@ -3,6 +3,7 @@ dots, order, the digit limit and determinism, on digits drawn with the pad's pen
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 import numpy as np
@@ -130,6 +131,9 @@ def test_digits_that_overlap_in_x_but_not_in_ink_stay_apart(network):
         (((DIGIT_STROKES[2], 0.0, 0.1), (DIGIT_STROKES[3], 0.36, 0.1)), "23"),
         (((DIGIT_STROKES[4], 0.0, 0.1), (DIGIT_STROKES[0], 0.45, 0.1)), "40"),
         (((DIGIT_STROKES[1], 0.0, 0.1), (DIGIT_STROKES[7], 0.25, 0.1)), "17"),
+        # three in a row, all touching: the middle one is cut from both sides
+        (((DIGIT_STROKES[2], 0.0, 0.1), (DIGIT_STROKES[3], 0.36, 0.1), (DIGIT_STROKES[4], 0.72, 0.1)), "234"),
+        (((DIGIT_STROKES[1], 0.0, 0.1), (DIGIT_STROKES[7], 0.25, 0.1), (DIGIT_STROKES[3], 0.62, 0.1)), "173"),
     ],
 )
 def test_digits_that_touch_are_cut_apart(placed, text, network):
@@ -138,9 +142,10 @@ def test_digits_that_touch_are_cut_apart(placed, text, network):
     digits = segment(image, network.predict_proba)
     assert read(image, network) == text
     cols = np.nonzero(image.any(axis=0))[0]
-    (x0, _, w0, _), (x1, _, w1, _) = digits[0].box, digits[1].box
-    assert x0 == cols[0] and x1 + w1 - 1 == cols[-1]  # between them the two digits hold all the ink
-    assert x0 < x1 and x0 + w0 <= x1 + w1
+    (x0, _, _, _), (x1, _, w1, _) = digits[0].box, digits[-1].box
+    assert x0 == cols[0] and x1 + w1 - 1 == cols[-1]  # between them the digits hold all the ink
+    for a, b in itertools.pairwise(digits):
+        assert a.box[0] < b.box[0] and a.box[0] + a.box[2] <= b.box[0] + b.box[2]
 
 
 def test_a_dot_near_a_digit_joins_it_and_a_stray_dot_far_off_is_dropped(network):
