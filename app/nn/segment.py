@@ -231,7 +231,9 @@ def _label_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
             if np.array_equal(grand, parent):
                 break
             parent = grand
-    _, labels = np.unique(parent, return_inverse=True)
+    # Each piece's root is its first run (hooks go to the smaller index), so numbering the roots in order
+    # numbers the pieces by their first pixel.
+    labels = (np.cumsum(parent == np.arange(n)) - 1)[parent]
     return starts // stride, starts % stride - 1, ends - starts, labels
 
 
