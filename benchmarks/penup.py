@@ -29,6 +29,7 @@ original UNIPEN file given with `--pendigits` (its held-out writers only). Needs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import platform
@@ -56,6 +57,12 @@ POLL_MS = 20  # how often the driver looks at the page while it waits (a timer, 
 TIMEOUT_MS = 15_000
 RESULTS = '[data-testid="results"]'
 STATE_IS = f"(state) => document.querySelector('{RESULTS}').dataset.state === state"
+# True once the browser has timed the first prediction request made after the last pen-up.
+TIMED_AFTER_LAST_UP = """() => {
+  const log = window.guesses, up = log.ups.at(-1), final = log.requests.find((r) => r.sent > up);
+  return !final || log.timings.some((e) => e.start >= final.sent - 0.5 && e.start <= (final.answered ?? Infinity));
+}"""
+TIMING_WAIT_MS = 1_000
 
 
 @dataclass
@@ -80,8 +87,11 @@ class Drawing:
 def request_timing(request: dict[str, Any], timings: list[dict[str, Any]]) -> dict[str, float]:
     """The final request's time, split: the browser's Resource Timing entry made at its fetch call and
     the server's Server-Timing spans in it. Empty when the browser recorded none."""
-    entry = min(timings, key=lambda e: abs(e["start"] - request["sent"]), default=None)
-    if entry is None or abs(entry["start"] - request["sent"]) > 1.0 or not entry["responseStart"]:
+    # The browser starts timing a fetch a moment after the call, and before its answer.
+    answered = request["answered"] or float("inf")
+    made = [e for e in timings if request["sent"] - 0.5 <= e["start"] <= answered]
+    entry = min(made, key=lambda e: e["start"], default=None)
+    if entry is None or not entry["responseStart"]:
         return {}
     split = {
         "to wire": entry["requestStart"] - entry["start"],
@@ -186,6 +196,10 @@ def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: floa
     except Exception as exc:
         state = page.evaluate(f"[window.guesses, document.querySelector('{RESULTS}').innerText]")
         raise SystemExit(f"no answer {TIMEOUT_MS} ms after pen-up: {state}") from exc
+    # The Resource Timing entry of the final request comes once its body is read, maybe after `done`.
+    # A request the browser left untimed goes without its split.
+    with contextlib.suppress(Exception):
+        page.wait_for_function(TIMED_AFTER_LAST_UP, polling=POLL_MS, timeout=TIMING_WAIT_MS)
     log = page.evaluate("window.guesses")
     read = page.get_by_test_id("first-guess").text_content() or ""
     up = log["ups"][-1]
