@@ -12,7 +12,12 @@ time). The page itself records the times, so the figures do not include the driv
   response (network and server), response -> done (reading and showing the answer);
 - live guesses: predictions the page asks for while a pen is down, per second of pen-down time, and the
   shortest gap between two of them (the throttle's interval is 200 ms);
-- the upload's size, how many digits were read as drawn, and layout shifts while guessing.
+- the upload's size, how many digits were read as drawn, and layout shifts while guessing;
+- where the final request's time goes: the browser's Resource Timing of it (fetch -> the request on the
+  wire, -> the response's head, -> its last byte) against the server's own Server-Timing spans (`app`:
+  from the request reaching the app to its answer's head; `work` at the inference thread, `turn` waiting
+  for it, `handoff` to it and back), and how often another API request (a live guess still in flight, an
+  explanation) was in flight when it was made.
 
 Strokes come from `tests/data/pen-strokes-held-out.npz` (the six held-out pendigits writers), or from the
 original UNIPEN file given with `--pendigits` (its held-out writers only). Needs the test extra
@@ -24,6 +29,7 @@ original UNIPEN file given with `--pendigits` (its held-out writers only). Needs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import platform
@@ -51,6 +57,12 @@ POLL_MS = 20  # how often the driver looks at the page while it waits (a timer, 
 TIMEOUT_MS = 15_000
 RESULTS = '[data-testid="results"]'
 STATE_IS = f"(state) => document.querySelector('{RESULTS}').dataset.state === state"
+# True once the browser has timed the first prediction request made after the last pen-up.
+TIMED_AFTER_LAST_UP = """() => {
+  const log = window.guesses, up = log.ups.at(-1), final = log.requests.find((r) => r.sent > up);
+  return !final || log.timings.some((e) => e.start >= final.sent - 0.5 && e.start <= (final.answered ?? Infinity));
+}"""
+TIMING_WAIT_MS = 1_000
 
 
 @dataclass
@@ -68,6 +80,42 @@ class Drawing:
     live_gaps_ms: list[float] = field(default_factory=list)
     upload_bytes: int | None = None
     shift: float = 0.0
+    timing: dict[str, float] = field(default_factory=dict)  # the final request's, see request_timing
+    competing: list[str] = field(default_factory=list)  # other API requests in flight when it was made
+
+
+def request_timing(request: dict[str, Any], timings: list[dict[str, Any]]) -> dict[str, float]:
+    """The final request's time, split: the browser's Resource Timing entry made at its fetch call and
+    the server's Server-Timing spans in it. Empty when the browser recorded none."""
+    # The browser starts timing a fetch a moment after the call, and before its answer.
+    answered = request["answered"] or float("inf")
+    made = [e for e in timings if request["sent"] - 0.5 <= e["start"] <= answered]
+    entry = min(made, key=lambda e: e["start"], default=None)
+    if entry is None or not entry["responseStart"]:
+        return {}
+    split = {
+        "to wire": entry["requestStart"] - entry["start"],
+        "to head": entry["responseStart"] - entry["requestStart"],
+        "to last byte": entry["responseEnd"] - entry["responseStart"],
+    }
+    if request["answered"]:
+        split["head to fetch"] = request["answered"] - entry["responseStart"]
+    server = entry["server"]
+    if "app" in server:
+        split["app"] = server["app"]
+        split["outside app"] = split["to head"] - server["app"]
+    return split | {name: server[name] for name in ("turn", "work", "handoff") if name in server}
+
+
+def in_flight(log: dict[str, Any], at: float) -> list[str]:
+    """What else the page had asked of the API and not yet had answered at the time `at`."""
+
+    def busy(sent: float, ended: float | None) -> bool:
+        return sent < at and (ended is None or ended > at)
+
+    others = [o["url"].split("?")[0] for o in log["others"] if busy(o["sent"], o["ended"])]
+    live = ["/api/predict" for r in log["requests"] if r["sent"] < at and busy(r["sent"], r["answered"])]
+    return others + live
 
 
 def held_out_digits(pendigits: Path | None) -> list[PenDigit]:
@@ -148,6 +196,10 @@ def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: floa
     except Exception as exc:
         state = page.evaluate(f"[window.guesses, document.querySelector('{RESULTS}').innerText]")
         raise SystemExit(f"no answer {TIMEOUT_MS} ms after pen-up: {state}") from exc
+    # The Resource Timing entry of the final request comes once its body is read, maybe after `done`.
+    # A request the browser left untimed goes without its split.
+    with contextlib.suppress(Exception):
+        page.wait_for_function(TIMED_AFTER_LAST_UP, polling=POLL_MS, timeout=TIMING_WAIT_MS)
     log = page.evaluate("window.guesses")
     read = page.get_by_test_id("first-guess").text_content() or ""
     up = log["ups"][-1]
@@ -170,6 +222,8 @@ def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: floa
         [b - a for a, b in itertools.pairwise(live)],
         final["size"] if final else None,
         float(sum(log["shifts"])),
+        request_timing(final, log["timings"]) if final else {},
+        in_flight(log, final["sent"]) if final else [],
     )
 
 
@@ -256,6 +310,25 @@ def summary_rows(drawings: list[Drawing]) -> list[list[object]]:
     return rows
 
 
+SPLIT = ["to wire", "to head", "app", "turn", "work", "handoff", "outside app", "to last byte", "head to fetch"]
+
+
+def split_rows(drawings: list[Drawing]) -> list[list[object]]:
+    """Medians of the final request's split per viewport, and how many were made with others in flight."""
+    rows = []
+    for viewport in dict.fromkeys(d.viewport for d in drawings):
+        part = [d for d in drawings if d.viewport == viewport]
+        cells: list[object] = [viewport, sum(bool(d.timing) for d in part)]
+        for name in SPLIT:
+            values = [d.timing[name] for d in part if name in d.timing]
+            cells.append(ms(median(values)) if values else "–")
+        competing = [d for d in part if d.competing]
+        kinds = sorted({url.rsplit("/", 1)[-1] for d in competing for url in d.competing})
+        cells.append(f"{len(competing)}/{len(part)}" + (f" ({', '.join(kinds)})" if kinds else ""))
+        rows.append(cells)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--digits", type=int, default=40, help="digits drawn per viewport (half quick, half by points)")
@@ -312,6 +385,13 @@ def main(argv: list[str] | None = None) -> int:
             summary_rows(drawings),
         )
     )
+    print(
+        "\nWhere the final request's time goes, medians in ms: the browser's Resource Timing (fetch -> the "
+        "request on the wire -> the response's head -> its last byte; the head -> fetch resolving in the page) "
+        "and the server's Server-Timing (app, and in it turn, work, handoff; outside app: the head's time the "
+        "app does not see, the sockets and the HTTP server):\n"
+    )
+    print(table(["viewport", "timed", *(f"{name} ms" for name in SPLIT), "others in flight"], split_rows(drawings)))
     return 0
 
 

@@ -14,6 +14,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -37,6 +38,11 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 # A client can send any method; only these become label values, so the series stay bounded.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
+SERVER_TIMING_HEADER = b"server-timing"
+# The spans of the request being answered, in milliseconds, for its Server-Timing header: `app` (from the
+# request reaching the app to its answer's head) and what the work inside it adds (`turn`, `handoff`,
+# `work`; see app.web.predictions). The browser shows them beside its own Resource Timing of the request.
+SERVER_TIMING: ContextVar[dict[str, float] | None] = ContextVar("server_timing", default=None)
 
 HTTP_REQUESTS = Counter(
     "digitpad_http_requests",
@@ -62,6 +68,19 @@ def observe_prediction(model: str, digit: int, seconds: float) -> None:
     """Count one answer of `model`: the digit it guessed and its forward pass time."""
     INFERENCE_SECONDS.labels(model).observe(seconds)
     PREDICTIONS.labels(model, str(digit)).inc()
+
+
+def add_span(name: str, seconds: float) -> None:
+    """Adds to a span of the request being answered, for its Server-Timing header (nothing outside a
+    request); a span may be added to more than once, as a batch takes many turns."""
+    spans = SERVER_TIMING.get()
+    if spans is not None:
+        spans[name] = spans.get(name, 0.0) + seconds * 1000
+
+
+def server_timing(spans: dict[str, float]) -> bytes:
+    """The Server-Timing header's value (W3C Server Timing): `name;dur=milliseconds`, comma-separated."""
+    return ", ".join(f"{name};dur={ms:.2f}" for name, ms in spans.items()).encode("ascii")
 
 
 def render_metrics(accept: str = "") -> tuple[bytes, str]:
@@ -95,7 +114,8 @@ if not access_logger.handlers:
 
 
 class ObservabilityMiddleware:
-    """Times and counts every HTTP request, gives it a request id, and writes its access log line.
+    """Times and counts every HTTP request, gives it a request id and a Server-Timing header, and writes its
+    access log line.
 
     Add it last so it wraps the other middleware and sees their answers (413s, security headers) too.
     """
@@ -115,6 +135,8 @@ class ObservabilityMiddleware:
         start = time.perf_counter()
         status = 500  # what the client gets if the app raises before it answers
         sent = 0
+        spans: dict[str, float] = {}
+        SERVER_TIMING.set(spans)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, sent
@@ -122,6 +144,9 @@ class ObservabilityMiddleware:
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, rid.encode("latin-1")))
+                headers.append(
+                    (SERVER_TIMING_HEADER, server_timing({"app": (time.perf_counter() - start) * 1000, **spans}))
+                )
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))

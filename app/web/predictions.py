@@ -21,7 +21,7 @@ from app.core.numbers import read_input, read_number
 from app.nn.network import Model
 from app.nn.preprocess import Preprocessed
 from app.web.decoding import ImageError, NetworkInput, Source, decode_drawing
-from app.web.observability import observe_prediction
+from app.web.observability import add_span, observe_prediction
 from app.web.responses import explanation_json, prediction_json, reading_json
 
 ASK_AFTER_S = 0.05  # a request that waited longer for its turn is checked for a client that has left
@@ -52,13 +52,31 @@ class InferenceTurns:
         self.turns = asyncio.Semaphore(threads)
 
     async def run(self, request: Request, ask_after: float, work: Callable[..., Answer], *args: Any) -> Answer:
+        """`work(*args)` in its turn at an inference thread. Its request's Server-Timing gets `turn` (the
+        wait for the turn), `work` (the work itself) and `handoff` (to the thread and back to the loop)."""
         queued = time.perf_counter()
         async with self.turns:
+            turn = time.perf_counter()
             # Asking costs about as much as a tenth of a prediction; a client heard from moments ago is
             # still there, so only a request that has waited over `ask_after` seconds is asked.
-            if time.perf_counter() - queued > ask_after and await request.is_disconnected():
+            if turn - queued > ask_after and await request.is_disconnected():
                 raise ClientGone
-            return await asyncio.get_running_loop().run_in_executor(self.executor, work, *args)
+            worked = [0.0]
+
+            def timed() -> Answer:
+                began = time.perf_counter()
+                try:
+                    return work(*args)
+                finally:
+                    worked[0] += time.perf_counter() - began
+
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self.executor, timed)
+            finally:
+                handed = time.perf_counter() - turn - worked[0]
+                add_span("turn", turn - queued)
+                add_span("work", worked[0])
+                add_span("handoff", handed)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -12,3 +12,10 @@ export function element(tag, props = {}, children = []) {
   node.append(...children);
   return node;
 }
+
+/** Runs `work` once the browser has painted what the page just changed: after the next frame's rendering,
+ * or on the next turn in a hidden page, which renders no frames. */
+export function afterPaint(work) {
+  if (document.hidden) setTimeout(work, 0);
+  else requestAnimationFrame(() => setTimeout(work, 0));
+}

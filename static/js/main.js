@@ -6,6 +6,7 @@
 
 import { UnitResource, UnitWeights, describeModel, explain, predict, readNumber } from './api.js';
 import { CorrectionPanel } from './corrections.js';
+import { afterPaint } from './dom.js';
 import { Explainer, WhyView } from './explain.js';
 import { LiveGuesser } from './guesser.js';
 import { DIVERGING, SEQUENTIAL, cssGradient } from './colors.js';
@@ -49,8 +50,10 @@ const explainer = new Explainer(explain);
 // A bottom sheet covers the lower part of a narrow screen: a unit chosen there is scrolled above it.
 const sheetLayout = window.matchMedia('(max-width: 899px)');
 
-/** Explains a settled guess right after it arrives, so the live guess never waits for it. */
+/** Explains a settled guess once it is on screen, so the guess never waits for its explanation: the
+ * request is neither made in the task that shows the guess nor ahead of its paint. */
 async function explainGuess(answer, request) {
+  if (request.version !== pad.version || request.model !== model) return; // drawn on since: not asked
   try {
     const explanation = await explainer.explain(answer, request.model);
     if (explanation && request.version === pad.version && request.model === model) why.show(explanation);
@@ -85,7 +88,7 @@ const guesser = new LiveGuesser({
       if (current && !pad.drawing) {
         results.announce(answer);
         correction?.offer(answer);
-        explainGuess(answer, request);
+        afterPaint(() => explainGuess(answer, request));
       }
     },
     error(error) {

@@ -13,14 +13,17 @@ from tests.factories import DIGIT_STROKES, Stroke
 
 ANSWER_TIMEOUT_MS = 15_000
 MOUSE_STEPS = 3  # mouse moves between two stroke points, so the page sees a stroke as a user draws it
-# An init script keeping a copy of every image body the page posts, as base64 in `window.uploads`:
-# Playwright does not expose a request body that is a Blob.
+# An init script keeping a copy of every image body the page posts (bytes or a Blob), as base64 in
+# `window.uploads`: Playwright does not expose a request body that is a Blob.
 RECORD_UPLOADS = """
 window.uploads = [];
 const send = window.fetch;
 window.fetch = async (url, options) => {
-  if (options?.body instanceof Blob) {
-    const bytes = new Uint8Array(await options.body.arrayBuffer());
+  const body = options?.body;
+  if (body instanceof Blob || ArrayBuffer.isView(body)) {
+    const bytes = body instanceof Blob
+      ? new Uint8Array(await body.arrayBuffer())
+      : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     let text = '';
     for (const byte of bytes) text += String.fromCharCode(byte);
     window.uploads.push(btoa(text));
@@ -30,23 +33,42 @@ window.fetch = async (url, options) => {
 """
 
 # An init script recording, in the page's own clock, every pen-down and pen-up, every prediction request
-# (when fetch is called, when its response arrives, its body's size), every change of the results'
-# `data-state` and every layout shift, in `window.guesses`.
+# (when fetch is called, when its response arrives, its body's size, and the browser's Resource Timing of
+# it with the server's Server-Timing spans), the other API requests (when each was made and ended), every
+# change of the results' `data-state` and every layout shift, in `window.guesses`.
 RECORD_GUESSES = """
 (() => {
-  const log = window.guesses = { downs: [], ups: [], requests: [], states: [], shifts: [] };
+  const log = window.guesses = { downs: [], ups: [], requests: [], others: [], timings: [], states: [], shifts: [] };
   for (const [type, list] of [['pointerdown', log.downs], ['pointerup', log.ups], ['pointercancel', log.ups]]) {
     addEventListener(type, () => list.push(performance.now()), { capture: true });
   }
   const send = window.fetch;
   window.fetch = (url, options) => {
-    if (!String(url).includes('/api/predict')) return send(url, options);
-    const request = { sent: performance.now(), size: options?.body?.size ?? null, answered: null };
+    if (!String(url).includes('/api/')) return send(url, options);
+    if (!String(url).includes('/api/predict')) {
+      const other = { url: String(url), sent: performance.now(), ended: null };
+      log.others.push(other);
+      const response = send(url, options);
+      const end = () => { other.ended = performance.now(); };
+      response.then((r) => r.clone().arrayBuffer().then(end, end), end);
+      return response;
+    }
+    const size = options?.body?.byteLength ?? options?.body?.size ?? null;
+    const request = { sent: performance.now(), size, answered: null };
     log.requests.push(request);
     const response = send(url, options);
     response.then(() => { request.answered = performance.now(); }, () => {});
     return response;
   };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (!e.name.includes('/api/predict')) continue;
+      log.timings.push({
+        start: e.startTime, requestStart: e.requestStart, responseStart: e.responseStart, responseEnd: e.responseEnd,
+        server: Object.fromEntries(e.serverTiming.map((s) => [s.name, s.duration])),
+      });
+    }
+  }).observe({ type: 'resource' });
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) log.shifts.push(entry.value);
   }).observe({ type: 'layout-shift', buffered: true });

@@ -94,7 +94,7 @@ def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: 
             for (const byte of bytes) text += String.fromCharCode(byte);
             return btoa(text);
           };
-          const ours = inkPng(ctx.getImageData(0, 0, 280, 280));
+          const ours = new Blob([inkPng(ctx.getImageData(0, 0, 280, 280))]);
           const chromium = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
           return [await base64(ours), await base64(chromium)];
         }""",

@@ -139,3 +139,35 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path):
         run("from app.web.observability import observe_prediction; observe_prediction('cnn', 3, 0.002)")
     text = run("from app.web.observability import render_metrics; print(render_metrics()[0].decode())")
     assert 'digitpad_predictions_total{digit="3",model="cnn"} 2.0' in text
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """A Server-Timing header's spans: name -> milliseconds."""
+    spans = {}
+    for entry in header.split(","):
+        name, _, duration = entry.strip().partition(";dur=")
+        spans[name] = float(duration)
+    return spans
+
+
+def test_every_answer_says_how_long_the_app_took(client):
+    spans = server_timing(client.get("/healthz").headers["server-timing"])
+    assert list(spans) == ["app"] and spans["app"] >= 0
+
+
+def test_a_prediction_says_where_its_time_went(client, seven_png):
+    response = client.post("/api/predict", content=seven_png, headers={"Content-Type": "image/png"})
+    spans = server_timing(response.headers["server-timing"])
+    assert set(spans) == {"app", "turn", "work", "handoff"}
+    assert all(ms >= 0 for ms in spans.values())
+    # the work is in the app's time, and the work is the decoding, preprocessing and forward pass it reports
+    assert spans["turn"] + spans["work"] + spans["handoff"] <= spans["app"]
+    assert spans["work"] >= sum(response.json()["timings_ms"].values())
+
+
+def test_a_batch_adds_up_its_turns(client):
+    images = [base64.b64encode(digit_png(d)).decode() for d in range(10)] * 7  # 70 drawings: three turns
+    response = client.post("/api/predict/batch", json={"images": images})
+    spans = server_timing(response.headers["server-timing"])
+    reported = sum(sum(r["timings_ms"].values()) for r in response.json()["results"])
+    assert spans["work"] >= reported - 1e-6 and spans["work"] <= spans["app"]
