@@ -141,6 +141,7 @@ class Network:
             self.names.append(spec.name)
             self.shapes.append(shape)
         self.visible = self._visible_layers()
+        self._visible_indexes = {info.index for info in self.visible if info.index >= 0}
         self._steps: list[fused.Step] | None = None  # built on the first inference
 
     def _visible_layers(self) -> list[LayerInfo]:
@@ -189,8 +190,7 @@ class Network:
 
     def trace(self, x: Array) -> tuple[Array, list[tuple[LayerInfo, Array]]]:
         """One input (28, 28): its probabilities and every visible layer's activations."""
-        keep = {info.index for info in self.visible if info.index >= 0}
-        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x[None]), keep)
+        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x[None]), self._visible_indexes)
         probs = softmax(logits)[0]
         acts = [(info, x.reshape(info.shape) if info.index < 0 else outputs[info.index][0]) for info in self.visible]
         acts[-1] = (acts[-1][0], probs)
