@@ -175,7 +175,14 @@ class _Plan:
         strides = (ho * row * step, s * row * step, s * f * step, step)
         self.starts = np.ndarray((b, ho // s, wo // s, f), DTYPE, self.block, 0, strides)  # each block's maximum
         self.zeros = _zeros(self.starts.shape)
-        self.map_zeros = _zeros((b, ho * wo * f))
+        self._map_zeros: Array | None = None
+
+    @property
+    def map_zeros(self) -> Array:
+        """Zeros for the ReLU of the maps before pooling, (B, Ho*Wo*F): made when a trace first asks."""
+        if self._map_zeros is None:
+            self._map_zeros = _zeros((len(self.maps), self.maps[0].size))
+        return self._map_zeros
 
     def products(self, x: Array, conv: Conv2D) -> Array:
         """conv.products(x), into this plan's buffer: (B, Ho, Wo, F)."""
