@@ -32,6 +32,7 @@ from app.nn.layers import (
     DTYPE,
     Array,
     Conv2D,
+    Dense,
     Layer,
     MaxPool2D,
     ReLU,
@@ -41,6 +42,7 @@ from app.nn.layers import (
 
 # Input shapes a thread keeps the buffers of, per step: one drawing, a chunk of a batch and its last chunk.
 PLANS_KEPT = 3
+FLOAT32 = np.dtype(DTYPE)
 
 
 def _plain(layer: Layer | None, kind: type[Layer], settings: set[str]) -> bool:
@@ -83,21 +85,22 @@ class ConvStep(Step):
     def forward(self, x: Array) -> Array:
         plan = self._plan(x)
         if plan is not None:  # one chunk
-            plan.products(x, self.conv)
+            plan.products(x)
             return plan.pooled(self.conv.params["b"], self.relu is not None)
-        if self._plan(x[:CONV_CHUNK]) is None:  # a shape or type without plans: layer by layer, fused
+        first = self._plan(x[:CONV_CHUNK])
+        if first is None:  # a shape or type without plans: layer by layer, fused
             y = self.pool.forward(self.conv.products(x), False)  # a new array: the bias and ReLU go in place
             y += self.conv.params["b"]
             return self.relu.forward(y, False) if self.relu else y
         # CONV_CHUNK images at a time, as Conv2D.products takes them: the same matmuls, in cache
-        parts = []
+        out = np.empty((len(x), *first.starts.shape[1:]), DTYPE)
         for i in range(0, len(x), CONV_CHUNK):
             chunk = x[i : i + CONV_CHUNK]
             plan = self._plan(chunk)
             assert plan is not None  # a smaller chunk of the same images: planned as well
-            plan.products(chunk, self.conv)
-            parts.append(plan.pooled(self.conv.params["b"], self.relu is not None))
-        return np.concatenate(parts)
+            plan.products(chunk)
+            plan.pooled(self.conv.params["b"], self.relu is not None, out=out[i : i + CONV_CHUNK])
+        return out
 
     def trace(self, x: Array, keep: set[int]) -> tuple[Array, dict[int, Array]]:
         plan = self._plan(x)
@@ -109,7 +112,7 @@ class ConvStep(Step):
         ):
             return super().trace(x, keep)
         # the activated maps are asked for as well: made from the same products, beside the pooled ones
-        maps = plan.products(x, self.conv)
+        maps = plan.products(x)
         a = np.add(maps.reshape(len(x), -1), self.conv.bias_tile(maps[0].size))  # a new array
         np.maximum(a, plan.map_zeros, out=a)
         y = plan.pooled(self.conv.params["b"], True)
@@ -129,8 +132,16 @@ class ConvStep(Step):
             if len(plans) >= PLANS_KEPT:
                 plans.clear()
             plan = plans[x.shape] = _Plan.make(x.shape, self.conv, self.pool.size)
-        if plan is None or x.dtype != DTYPE or not x.flags.c_contiguous or self.conv.params["W"].dtype != DTYPE:
+        # each check costs about a microsecond, a few percent of a step: the quick test first
+        if plan is None or (x.dtype is not FLOAT32 and x.dtype != DTYPE):
             return None
+        if x.strides != plan.strides and not x.flags.c_contiguous:
+            return None
+        weights = self.conv.params["W"]
+        if weights is not plan.weights_of:  # new weights (a view of them sees updates in place)
+            if weights.dtype != DTYPE:
+                return None
+            plan.weights_of, plan.weights = weights, weights.reshape(plan.cols.shape[1], -1)
         return plan
 
 
@@ -157,9 +168,13 @@ class _Plan:
         b, h, w, c = shape
         k, f = conv.kernel, conv.filters
         ho, wo = h - k + 1, w - k + 1
-        self.k = k
-        self.copied = np.empty(patches(np.empty(shape, DTYPE), k).shape, DTYPE)
+        example = np.empty(shape, DTYPE)
+        view = patches(example, k)
+        self.strides, self.patch_shape, self.patch_strides = example.strides, view.shape, view.strides
+        self.copied = np.empty(view.shape, DTYPE)
         self.cols = patch_matrix(self.copied, k, c)  # (B*Ho*Wo, k*k*C)
+        self.weights_of: Array | None = None  # the convolution's W, as `weights` reshapes it
+        self.weights = np.empty((k * k * c, f), DTYPE)
         self.z = np.empty((b * ho * wo, f), DTYPE)
         self.maps = self.z.reshape(b, ho, wo, f)
         # max_pool's shifted maxima (`app.nn.layers.max_pool`), into buffers: by rows, then by pixels
@@ -184,24 +199,26 @@ class _Plan:
             self._map_zeros = _zeros((len(self.maps), self.maps[0].size))
         return self._map_zeros
 
-    def products(self, x: Array, conv: Conv2D) -> Array:
-        """conv.products(x), into this plan's buffer: (B, Ho, Wo, F)."""
-        np.copyto(self.copied, patches(x, self.k))
-        np.matmul(self.cols, conv.params["W"].reshape(self.cols.shape[1], -1), out=self.z)
+    def products(self, x: Array) -> Array:
+        """The convolution's products (`Conv2D.products`) for a contiguous x, into this plan's buffer:
+        (B, Ho, Wo, F). The caller has checked x and set `weights` (`ConvStep._plan`)."""
+        np.copyto(self.copied, np.ndarray(self.patch_shape, DTYPE, x, 0, self.patch_strides))  # `patches`
+        np.matmul(self.cols, self.weights, out=self.z)
         return self.maps
 
-    def pooled(self, bias: Array, relu: bool) -> Array:
-        """The products pooled, plus the bias, through ReLU or not: (B, Ho/s, Wo/s, F), a new array."""
+    def pooled(self, bias: Array, relu: bool, out: Array | None = None) -> Array:
+        """The products pooled, plus the bias, through ReLU or not: (B, Ho/s, Wo/s, F), into `out` or a
+        new array."""
         _maximum_into(self.down_parts, self.down)
         _maximum_into(self.block_parts, self.block)
-        y = np.add(self.starts, bias)
+        y = np.add(self.starts, bias, out=out)
         return np.maximum(y, self.zeros, out=y) if relu else y
 
 
-def _zeros(shape: tuple[int, ...]) -> Array:
+def _zeros(shape: tuple[int, ...], dtype: np.dtype | type = DTYPE) -> Array:
     """Zeros to take a ReLU's maximum against: NumPy vectorises a maximum of two arrays, not one against
     a broadcast scalar 0 (2.3x slower for pool1's maps of one drawing). Read-only, shared by every call."""
-    zeros = np.zeros(shape, DTYPE)
+    zeros = np.zeros(shape, dtype)
     zeros.flags.writeable = False
     return zeros
 
@@ -210,6 +227,32 @@ def _maximum_into(parts: list[Array], out: Array) -> None:
     np.maximum(parts[0], parts[1], out=out)
     for part in parts[2:]:
         np.maximum(out, part, out=out)
+
+
+class DenseStep(Step):
+    """A fully connected layer and its ReLU, the ReLU in place on the layer's new output."""
+
+    def __init__(self, first: int, dense: Dense, relu: ReLU) -> None:
+        super().__init__(first, [dense, relu])
+        self.dense = dense
+        self._zeros: dict[tuple[int, ...], Array] = {}  # read-only, by output shape: shared by threads
+
+    def forward(self, x: Array) -> Array:
+        z = self.dense.forward(x, False)
+        zeros = self._zeros.get(z.shape)
+        if zeros is None or zeros.dtype != z.dtype:
+            if len(self._zeros) >= PLANS_KEPT:
+                self._zeros.clear()
+            zeros = self._zeros[z.shape] = _zeros(z.shape, z.dtype)
+        return np.maximum(z, zeros, out=z)
+
+
+def _dense_step(layers: list[Layer], i: int) -> DenseStep | None:
+    """Layer i as the start of a fully connected layer and a ReLU, when it is one."""
+    dense, relu = layers[i], layers[i + 1] if i + 1 < len(layers) else None
+    if not (isinstance(dense, Dense) and _plain(dense, Dense, {"units", "init"})):
+        return None
+    return DenseStep(i, dense, relu) if isinstance(relu, ReLU) and _plain(relu, ReLU, set()) else None
 
 
 def _conv_step(layers: list[Layer], i: int) -> ConvStep | None:
@@ -228,14 +271,14 @@ def compile_steps(layers: list[Layer]) -> list[Step]:
     """The layers as steps, in order, every layer in exactly one."""
     steps: list[Step] = []
     while (i := steps[-1].last + 1 if steps else 0) < len(layers):
-        steps.append(_conv_step(layers, i) or Step(i, [layers[i]]))
+        steps.append(_conv_step(layers, i) or _dense_step(layers, i) or Step(i, [layers[i]]))
     return steps
 
 
 def forward(steps: list[Step], x: Array) -> Array:
     """The network's output for a batch x."""
     for step in steps:
-        x = step.forward(x)
+        x = step.layers[0].forward(x, False) if step.first == step.last else step.forward(x)
     return x
 
 

@@ -68,7 +68,7 @@ def test_the_shipped_models_give_the_same_probabilities(name, batch):
 def test_the_cnn_is_fused_into_two_convolution_steps(monkeypatch):
     network = load_model(MODEL_DIR / "cnn.npz").network
     steps = network._fused_steps()
-    assert [type(step).__name__ for step in steps] == ["ConvStep", "ConvStep"] + ["Step"] * 5
+    assert [type(step).__name__ for step in steps] == ["ConvStep", "ConvStep", "Step", "DenseStep", "Step", "Step"]
     assert [(step.first, step.last) for step in steps[:2]] == [(0, 2), (3, 5)]
     calls = []
     step_forward = fused.ConvStep.forward
@@ -209,7 +209,7 @@ def test_training_still_goes_layer_by_layer_and_learns_the_same_function():
 
 # Architectures whose pooling blocks cover their convolutions' maps exactly: every fused step has plans.
 PLANNED = {
-    "three channels in, 3x3 pools, a convolution without activation": (
+    "three channels in, 3x3 pools, a convolution without activation, dense ReLU": (
         [
             ("c1", "conv", {"filters": 8, "kernel": 3}),  # 18x18
             ("r1", "relu", {}),
@@ -217,10 +217,13 @@ PLANNED = {
             ("c2", "conv", {"filters": 4, "kernel": 3}),  # 4x4, no activation
             ("p2", "pool", {"size": 2}),
             ("f", "flatten", {}),
+            ("h", "dense", {"units": 12, "init": "he"}),  # with its ReLU: a step of its own
+            ("r", "relu", {}),
+            ("d", "dropout", {"rate": 0.3}),
             ("out", "dense", {"units": 10, "init": "xavier"}),
         ],
         (20, 20, 3),
-        [(0, 2), (3, 4), (5, 5), (6, 6)],
+        [(0, 2), (3, 4), (5, 5), (6, 7), (8, 8), (9, 9)],
     ),
 }
 
@@ -238,7 +241,7 @@ def test_a_trace_of_activations_and_pools_gives_the_layers_outputs(name, batch, 
     expected = layer_by_layer(network, x)
     planned = []
     products = fused._Plan.products
-    monkeypatch.setattr(fused._Plan, "products", lambda self, x, conv: planned.append(conv) or products(self, x, conv))
+    monkeypatch.setattr(fused._Plan, "products", lambda self, x: planned.append(self.weights_of) or products(self, x))
     # what the page asks for: every layer but a convolution's output before its ReLU
     keep = {i for i, layer in enumerate(network.layers) if not isinstance(layer, Conv2D)}
     logits, outputs = fused.trace(network._fused_steps(), x, keep)
@@ -247,7 +250,8 @@ def test_a_trace_of_activations_and_pools_gives_the_layers_outputs(name, batch, 
     for index, values in outputs.items():
         np.testing.assert_array_equal(values, expected[index], err_msg=network.names[index])
     if name not in ARCHITECTURES and batch <= CONV_CHUNK:  # those have leftovers: the general path
-        assert planned == [step.conv for step in network._fused_steps() if isinstance(step, fused.ConvStep)]
+        convs = [step.conv for step in network._fused_steps() if isinstance(step, fused.ConvStep)]
+        assert [id(w) for w in planned] == [id(conv.params["W"]) for conv in convs]
     assert_same_outputs(network, x)
 
 
@@ -269,13 +273,14 @@ def test_the_outputs_are_new_arrays_that_later_calls_leave_alone():
     assert not np.array_equal(steps[0].forward(second), pooled)
 
 
-def test_a_bias_changed_in_place_is_read_as_it_is_now():
+def test_weights_and_biases_changed_in_place_are_read_as_they_are_now():
     network = load_model(MODEL_DIR / "cnn.npz").network
     x = inputs(network.arch.input_shape, 3)
     assert_same_outputs(network, x)
     for layer in network.layers:
-        if isinstance(layer, Conv2D):
-            layer.params["b"] += 0.25  # in place, as the optimiser updates it
+        if isinstance(layer, Conv2D):  # in place, as the optimiser updates them
+            layer.params["b"] += 0.25
+            layer.params["W"] *= 1.5
     assert_same_outputs(network, x)
     keep = set(range(len(network.layers))) - {0, 3}
     _, outputs = fused.trace(network._fused_steps(), x, keep)
