@@ -139,7 +139,7 @@ class ConvStep(Step):
             return None
         weights = self.conv.params["W"]
         if weights is not plan.weights_of:  # new weights (a view of them sees updates in place)
-            if weights.dtype != DTYPE:
+            if weights.dtype != DTYPE or not weights.flags.c_contiguous:  # a reshape would copy them
                 return None
             plan.weights_of, plan.weights = weights, weights.reshape(plan.cols.shape[1], -1)
         return plan

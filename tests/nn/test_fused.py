@@ -282,6 +282,11 @@ def test_weights_and_biases_changed_in_place_are_read_as_they_are_now():
             layer.params["b"] += 0.25
             layer.params["W"] *= 1.5
     assert_same_outputs(network, x)
+    conv = network.layers[3]
+    conv.params["W"] = np.asfortranarray(conv.params["W"])  # weights a reshape would copy
+    assert_same_outputs(network, x)
+    conv.params["W"] *= 0.5
+    assert_same_outputs(network, x)
     keep = set(range(len(network.layers))) - {0, 3}
     _, outputs = fused.trace(network._fused_steps(), x, keep)
     expected = layer_by_layer(network, x)
