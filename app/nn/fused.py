@@ -177,17 +177,26 @@ class _Plan:
         self.weights = np.empty((k * k * c, f), DTYPE)
         self.z = np.empty((b * ho * wo, f), DTYPE)
         self.maps = self.z.reshape(b, ho, wo, f)
-        # max_pool's shifted maxima (`app.nn.layers.max_pool`), into buffers: by rows, then by pixels
+        # max_pool's shifted maxima (`app.nn.layers.max_pool`), into buffers: by rows, then by pixels.
+        # One drawing's maps are shifted whole (one run); a chunk's go through a view of each block's
+        # rows, which needs half the memory traffic, and it is a chunk's that matters then.
         row = wo * f
         flat = self.z.reshape(-1)
-        n = flat.size - (s - 1) * row
-        self.down = np.empty(n, DTYPE)
-        self.down_parts = [flat[j * row : j * row + n] for j in range(s)]
-        m = n - (s - 1) * f
+        step = flat.itemsize
+        if b == 1:
+            n = flat.size - (s - 1) * row
+            self.down = np.empty(n, DTYPE)
+            self.down_parts = [flat[j * row : j * row + n] for j in range(s)]
+            image, block_row = ho * row, s * row  # where `block` holds an image and a row of blocks
+        else:
+            rows = self.z.reshape(b * (ho // s), s, row)
+            self.down = np.empty(b * (ho // s) * row, DTYPE)
+            self.down_parts = [rows[:, j] for j in range(s)]
+            image, block_row = (ho // s) * row, row
+        m = self.down.size - (s - 1) * f
         self.block = np.empty(m, DTYPE)
         self.block_parts = [self.down[j * f : j * f + m] for j in range(s)]
-        step = self.block.itemsize
-        strides = (ho * row * step, s * row * step, s * f * step, step)
+        strides = (image * step, block_row * step, s * f * step, step)
         self.starts = np.ndarray((b, ho // s, wo // s, f), DTYPE, self.block, 0, strides)  # each block's maximum
         self.zeros = _zeros(self.starts.shape)
         self._map_zeros: Array | None = None
@@ -224,6 +233,7 @@ def _zeros(shape: tuple[int, ...], dtype: np.dtype | type = DTYPE) -> Array:
 
 
 def _maximum_into(parts: list[Array], out: Array) -> None:
+    out = out.reshape(parts[0].shape)
     np.maximum(parts[0], parts[1], out=out)
     for part in parts[2:]:
         np.maximum(out, part, out=out)
