@@ -141,6 +141,7 @@ class Network:
             self.names.append(spec.name)
             self.shapes.append(shape)
         self.visible = self._visible_layers()
+        self._visible_indexes = {info.index for info in self.visible if info.index >= 0}
         self._steps: list[fused.Step] | None = None  # built on the first inference
 
     def _visible_layers(self) -> list[LayerInfo]:
@@ -193,8 +194,7 @@ class Network:
 
     def trace_all(self, x: Array) -> list[tuple[Array, list[tuple[LayerInfo, Array]]]]:
         """A batch of inputs (B, 28, 28), in one pass: for each, what `trace` gives for it alone."""
-        keep = {info.index for info in self.visible if info.index >= 0}
-        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x), keep)
+        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x), self._visible_indexes)
         probs = softmax(logits)
         traced = []
         for n in range(len(x)):

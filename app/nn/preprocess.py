@@ -171,7 +171,7 @@ def preprocess(image: np.ndarray) -> Preprocessed:
     if max(h, w) < max(MIN_EXTENT_PX, MIN_EXTENT * max(mask.shape)):
         raise BlankDrawing("The ink is too small to be a digit.")
     if contrast is None:
-        contrast = img[top:bottom, left:right, -1].astype(np.float32) / 255.0
+        contrast = np.divide(img[top:bottom, left:right, -1], 255.0, dtype=np.float32)
     else:
         contrast = contrast[top:bottom, left:right]
     return from_crop(_contrasted(contrast))
@@ -193,8 +193,10 @@ def fit_box(crop: np.ndarray) -> np.ndarray:
     # Averaging over the pixels each output covers is anti-aliased and undoes a whole-number
     # enlargement exactly; enlarging a small drawing interpolates.
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    out = np.asarray(Image.fromarray(crop).resize(size, resample), dtype=np.float32)
-    return np.clip(out, 0.0, 1.0)
+    crop = np.ascontiguousarray(crop, dtype=np.float32)
+    image = Image.frombuffer("F", (w, h), crop, "raw", "F", 0, 1)  # Image.fromarray's image, without its checks
+    out = np.maximum(np.asarray(image.resize(size, resample), dtype=np.float32), 0.0)
+    return np.minimum(out, 1.0, out=out)  # np.clip's numbers, without its wrapper
 
 
 def centre(box: np.ndarray) -> np.ndarray:
@@ -203,8 +205,8 @@ def centre(box: np.ndarray) -> np.ndarray:
     mass = box.sum()
     cy = (box.sum(axis=1) @ np.arange(h)) / mass
     cx = (box.sum(axis=0) @ np.arange(w)) / mass
-    top = int(np.clip(round(CENTRE[0] - cy), 0, SIZE - h))
-    left = int(np.clip(round(CENTRE[1] - cx), 0, SIZE - w))
+    top = min(max(round(CENTRE[0] - cy), 0), SIZE - h)
+    left = min(max(round(CENTRE[1] - cx), 0), SIZE - w)
     out = np.zeros((SIZE, SIZE), np.float32)
     out[top : top + h, left : left + w] = box
     return out

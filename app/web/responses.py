@@ -4,7 +4,7 @@ as GET /api/models and the page describe them."""
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections import Counter
 from typing import Any
 
@@ -65,19 +65,28 @@ def layer_shape(info: LayerInfo) -> list[int]:
 
 
 def encode_activations(info: LayerInfo, values: np.ndarray) -> dict[str, Any]:
-    """One layer's activations as bytes: value = min + byte / 255 * (max - min), row-major in `shape`."""
-    if values.ndim == 3:
-        values = values.transpose(2, 0, 1)  # (H, W, C) -> (C, H, W): each map contiguous
-    lo, hi = float(values.min()), float(values.max())
+    """One layer's activations as bytes: value = min + byte / 255 * (max - min), row-major in `shape`.
+
+    The arithmetic runs on the values as the network laid them out, (H, W, C), in one buffer: on the
+    (C, H, W) view NumPy visits runs of one number. Only the bytes are put in map order, in one copy.
+    """
+    lo, hi = float(values.min()), float(values.max())  # Python floats: the arithmetic stays float32
     span = hi - lo
-    q = np.zeros(values.shape, np.uint8) if span <= 0 else np.rint((values - lo) * (255 / span)).astype(np.uint8)
+    if span <= 0:
+        q = np.zeros(values.shape, np.uint8)
+    else:
+        scaled = np.subtract(values, lo)
+        scaled *= 255 / span
+        q = np.rint(scaled, out=scaled).astype(np.uint8)
+    if q.ndim == 3:
+        q = q.transpose(2, 0, 1)  # (H, W, C) -> (C, H, W): each map contiguous
     return {
         "name": info.name,
         "kind": info.kind,
         "shape": layer_shape(info),
         "min": lo,
         "max": hi,
-        "data": base64.b64encode(q.tobytes()).decode("ascii"),
+        "data": binascii.b2a_base64(np.ascontiguousarray(q).data, newline=False).decode("ascii"),
     }
 
 

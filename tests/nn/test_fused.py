@@ -3,6 +3,8 @@ whatever the architecture, and every layer in exactly one step."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -66,7 +68,7 @@ def test_the_shipped_models_give_the_same_probabilities(name, batch):
 def test_the_cnn_is_fused_into_two_convolution_steps(monkeypatch):
     network = load_model(MODEL_DIR / "cnn.npz").network
     steps = network._fused_steps()
-    assert [type(step).__name__ for step in steps] == ["ConvStep", "ConvStep"] + ["Step"] * 5
+    assert [type(step).__name__ for step in steps] == ["ConvStep", "ConvStep", "Step", "DenseStep", "Step", "Step"]
     assert [(step.first, step.last) for step in steps[:2]] == [(0, 2), (3, 5)]
     calls = []
     step_forward = fused.ConvStep.forward
@@ -220,3 +222,111 @@ def test_training_still_goes_layer_by_layer_and_learns_the_same_function():
     assert network.layers[0].grads["W"].shape == network.layers[0].params["W"].shape
     network.layers[0].params["W"] = network.layers[0].params["W"] - 0.1 * network.layers[0].grads["W"]
     assert_same_outputs(network, x)  # the fused path reads the weights as they are now
+
+
+# Architectures whose pooling blocks cover their convolutions' maps exactly: every fused step has plans.
+PLANNED = {
+    "three channels in, 3x3 pools, a convolution without activation, dense ReLU": (
+        [
+            ("c1", "conv", {"filters": 8, "kernel": 3}),  # 18x18
+            ("r1", "relu", {}),
+            ("p1", "pool", {"size": 3}),  # 6x6
+            ("c2", "conv", {"filters": 4, "kernel": 3}),  # 4x4, no activation
+            ("p2", "pool", {"size": 2}),
+            ("f", "flatten", {}),
+            ("h", "dense", {"units": 12, "init": "he"}),  # with its ReLU: a step of its own
+            ("r", "relu", {}),
+            ("d", "dropout", {"rate": 0.3}),
+            ("out", "dense", {"units": 10, "init": "xavier"}),
+        ],
+        (20, 20, 3),
+        [(0, 2), (3, 4), (5, 5), (6, 7), (8, 8), (9, 9)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ["the cnn", *PLANNED, *ARCHITECTURES])
+@pytest.mark.parametrize("batch", [1, 2, CONV_CHUNK + 1])
+def test_a_trace_of_activations_and_pools_gives_the_layers_outputs(name, batch, monkeypatch):
+    if name == "the cnn":
+        network = load_model(MODEL_DIR / "cnn.npz").network
+    else:
+        layers, input_shape, steps = {**PLANNED, **ARCHITECTURES}[name]
+        network = Network(architecture(*layers, input_shape=input_shape), seed=3)
+        assert [(step.first, step.last) for step in network._fused_steps()] == steps
+    x = inputs(network.arch.input_shape, batch, seed=5)
+    expected = layer_by_layer(network, x)
+    planned = []
+    products = fused._Plan.products
+    monkeypatch.setattr(fused._Plan, "products", lambda self, x: planned.append(self.weights_of) or products(self, x))
+    # what the page asks for: every layer but a convolution's output before its ReLU
+    keep = {i for i, layer in enumerate(network.layers) if not isinstance(layer, Conv2D)}
+    logits, outputs = fused.trace(network._fused_steps(), x, keep)
+    np.testing.assert_array_equal(logits, expected[-1])
+    assert set(outputs) == keep
+    for index, values in outputs.items():
+        np.testing.assert_array_equal(values, expected[index], err_msg=network.names[index])
+    if name not in ARCHITECTURES and batch <= CONV_CHUNK:  # those have leftovers: the general path
+        convs = [step.conv for step in network._fused_steps() if isinstance(step, fused.ConvStep)]
+        assert [id(w) for w in planned] == [id(conv.params["W"]) for conv in convs]
+    assert_same_outputs(network, x)
+
+
+def test_the_outputs_are_new_arrays_that_later_calls_leave_alone():
+    network = load_model(MODEL_DIR / "cnn.npz").network
+    steps = network._fused_steps()
+    first, second = inputs(network.arch.input_shape, 1, seed=1), inputs(network.arch.input_shape, 1, seed=2)
+    keep = set(range(len(network.layers))) - {0, 3}
+    pooled = steps[0].forward(first)
+    _, traced = fused.trace(steps, first, keep)
+    kept = {i: a.copy() for i, a in traced.items()}
+    pooled_copy = pooled.copy()
+    for _ in range(2):
+        network.forward(second)
+        fused.trace(steps, second, keep)
+    np.testing.assert_array_equal(pooled, pooled_copy)
+    for index, values in traced.items():
+        np.testing.assert_array_equal(values, kept[index])
+    assert not np.array_equal(steps[0].forward(second), pooled)
+
+
+def test_weights_and_biases_changed_in_place_are_read_as_they_are_now():
+    network = load_model(MODEL_DIR / "cnn.npz").network
+    x = inputs(network.arch.input_shape, 3)
+    assert_same_outputs(network, x)
+    for layer in network.layers:
+        if isinstance(layer, Conv2D):  # in place, as the optimiser updates them
+            layer.params["b"] += 0.25
+            layer.params["W"] *= 1.5
+    assert_same_outputs(network, x)
+    conv = network.layers[3]
+    conv.params["W"] = np.asfortranarray(conv.params["W"])  # weights a reshape would copy
+    assert_same_outputs(network, x)
+    conv.params["W"] *= 0.5
+    assert_same_outputs(network, x)
+    keep = set(range(len(network.layers))) - {0, 3}
+    _, outputs = fused.trace(network._fused_steps(), x, keep)
+    expected = layer_by_layer(network, x)
+    for index, values in outputs.items():
+        np.testing.assert_array_equal(values, expected[index], err_msg=network.names[index])
+
+
+def test_threads_running_one_network_at_once_each_get_their_own_answers():
+    network = load_model(MODEL_DIR / "cnn.npz").network
+    batches = [inputs(network.arch.input_shape, n, seed=n) for n in (1, 1, 2, CONV_CHUNK + 5)]
+    expected = [layer_by_layer(network, x)[-1] for x in batches]
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        for _ in range(30):
+            for j, x in enumerate(batches[i:] + batches[:i]):
+                k = (i + j) % len(batches)
+                if not np.array_equal(network.forward(x), expected[k]):
+                    errors.append(f"thread {i}, batch {k}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
