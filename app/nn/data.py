@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.nn.files import save_arrays
 from app.nn.preprocess import BlankDrawing, binarize, preprocess
 from app.nn.progress import Progress
 from app.nn.stroke_augment import StrokeAugmentation
@@ -167,9 +168,7 @@ def pack_mnist(data_dir: str | Path, out_dir: Path = BUNDLED_DIR) -> list[Path]:
         bits = binarize(mnist_inputs(images, f"preprocessing MNIST {split}")).reshape(len(images), -1)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"mnist-{split}.npz"
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), labels=labels)
-        tmp.replace(path)
+        save_arrays(path, {"bits": np.packbits(bits, axis=1), "labels": labels})
         written.append(path)
     return written
 

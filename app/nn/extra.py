@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.nn.data import DataError, read_idx
+from app.nn.files import save_arrays
 from app.nn.preprocess import SIZE
 
 FORMAT = "digitpad-extra-1"
@@ -36,11 +37,8 @@ def write_npz(
     """bits (N, 28, 28) of 0/1 and labels (N,) -> `path`, written whole or not at all."""
     _check(bits, labels, str(path))
     packed = np.packbits(bits.reshape(len(bits), SIZE * SIZE).astype(np.uint8), axis=1)
-    tmp = path.with_name(path.name + ".tmp.npz")
     arrays: dict[str, Any] = {"format": np.array(FORMAT), "bits": packed, "labels": labels.astype(np.uint8)}
-    arrays.update(columns or {})
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    save_arrays(path, {**arrays, **(columns or {})})
     return path
 
 

@@ -7,8 +7,6 @@ the output layer is a softmax regression on the last hidden layer. `Network.forw
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.nn import fused
+from app.nn.files import UNREADABLE, load_with_meta, save_arrays
 from app.nn.layers import DTYPE, LAYER_TYPES, Array, Layer, softmax
 
 FORMAT = "digitpad-model"
@@ -274,11 +273,7 @@ class Model:
             "format_version": FORMAT_VERSION,
             "architecture": self.network.arch.to_json(),
         }
-        blob = np.frombuffer(json.dumps(meta, indent=1).encode(), dtype=np.uint8)
-        tmp = path.with_suffix(".tmp.npz")
-        arrays: dict[str, Any] = {"__meta__": blob, **self.network.state()}
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(path)
+        save_arrays(path, self.network.state(), meta)
 
 
 def load_model(path: str | Path) -> Model:
@@ -287,10 +282,8 @@ def load_model(path: str | Path) -> Model:
     if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
     try:
-        with path.open("rb") as file, np.load(file, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        meta = json.loads(arrays.pop("__meta__").tobytes())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        meta, arrays = load_with_meta(path)
+    except UNREADABLE as exc:
         raise ModelFileError(f"Model file {path} is not a readable DigitPad model ({exc}).") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"Model file {path} is not a DigitPad model file.")

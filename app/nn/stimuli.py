@@ -14,9 +14,7 @@ no longer describes its model. `digitpad index` builds it; loading never unpickl
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.nn import explain
+from app.nn.files import UNREADABLE, load_with_meta, save_arrays
 from app.nn.layers import DTYPE, Array, softmax
 from app.nn.network import LayerInfo, Model, Network
 
@@ -128,10 +127,7 @@ class StimulusIndex:
             )
 
     def save(self, path: Path) -> None:
-        blob = np.frombuffer(json.dumps(self.meta, indent=1).encode(), dtype=np.uint8)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, __meta__=blob, **self.arrays)  # type: ignore[arg-type]
-        tmp.replace(path)
+        save_arrays(path, self.arrays, self.meta)
         self.path = path
 
 
@@ -140,10 +136,8 @@ def load_index(path: Path) -> StimulusIndex:
     if not path.is_file():
         raise StimulusIndexError(f"Stimulus index {path} does not exist; build it with `digitpad index`.")
     try:
-        with path.open("rb") as file, np.load(file, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        meta = json.loads(arrays.pop("__meta__").tobytes())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        meta, arrays = load_with_meta(path)
+    except UNREADABLE as exc:
         raise StimulusIndexError(
             f"Stimulus index {path} is not readable ({exc}); rebuild it with `digitpad index`."
         ) from exc
