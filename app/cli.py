@@ -223,6 +223,10 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         access_log=False,
         timeout_keep_alive=settings.keep_alive_timeout,
+        # Live-guess sockets (app.web.live): a message over twice the body limit closes the socket (1009);
+        # a smaller one over it is answered `payload_too_large`. Answers go uncompressed, as over HTTP.
+        ws_max_size=2 * settings.max_body_bytes,
+        ws_per_message_deflate=False,
     )
     return 0
 

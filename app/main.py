@@ -49,7 +49,13 @@ ignored. Every GET operation also answers HEAD: the same status and headers, wit
 A request body must arrive in full within DIGITPAD_BODY_TIMEOUT seconds (default 30), else the answer is
 408 `request_timeout`. Under `digitpad serve`, the request line and headers must fit in
 DIGITPAD_MAX_HEAD_BYTES (default 64 KiB; 431 `request_header_too_large`) and arrive within
-DIGITPAD_HEAD_TIMEOUT seconds (default 10; 408 `request_timeout`)."""
+DIGITPAD_HEAD_TIMEOUT seconds (default 10; 408 `request_timeout`).
+
+Live guesses, for a client that guesses while someone draws: the WebSockets `/api/predict/live` and
+`/api/read/live` (not listed below, as OpenAPI has no WebSockets) take the same query parameters as their
+POST routes. Each message is one drawing (an image's bytes as a binary message, or the POST's JSON body as
+a text message) and gets one text message back, in order: the POST's JSON answer, or its error with the
+status the POST would have given, `{"detail", "code", "status"}`."""
 
 
 @asynccontextmanager

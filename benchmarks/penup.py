@@ -8,12 +8,13 @@ requestAnimationFrame, which would keep the page rendering and hide work the bro
 time). The page itself records the times, so the figures do not include the driver's round trips:
 
 - pen-up -> done: from the last `pointerup` to the results' `data-state` turning `done` for that drawing;
-- the same split at the request: pen-up -> the page calls fetch (capture and encoding), fetch -> its
-  response (network and server), response -> done (reading and showing the answer);
+- the same split at the request: pen-up -> the page sends the drawing (capture and encoding), sent -> its
+  answer (network and server), answer -> done (reading and showing it); and how many final drawings went
+  over the live socket (`app.web.live`) rather than by fetch;
 - live guesses: predictions the page asks for while a pen is down, per second of pen-down time, and the
   shortest gap between two of them (the throttle's interval is 200 ms);
 - the upload's size, how many digits were read as drawn, and layout shifts while guessing;
-- where the final request's time goes: the browser's Resource Timing of it (fetch -> the request on the
+- where a final request by fetch goes: the browser's Resource Timing of it (fetch -> the request on the
   wire, -> the response's head, -> its last byte) against the server's own Server-Timing spans (`app`:
   from the request reaching the app to its answer's head; `work` at the inference thread, `turn` waiting
   for it, `handoff` to it and back), and how often another API request (a live guess still in flight, an
@@ -60,7 +61,8 @@ STATE_IS = f"(state) => document.querySelector('{RESULTS}').dataset.state === st
 # True once the browser has timed the first prediction request made after the last pen-up.
 TIMED_AFTER_LAST_UP = """() => {
   const log = window.guesses, up = log.ups.at(-1), final = log.requests.find((r) => r.sent > up);
-  return !final || log.timings.some((e) => e.start >= final.sent - 0.5 && e.start <= (final.answered ?? Infinity));
+  if (!final || final.socket) return true;
+  return log.timings.some((e) => e.start >= final.sent - 0.5 && e.start <= (final.answered ?? Infinity));
 }"""
 TIMING_WAIT_MS = 1_000
 
@@ -72,21 +74,23 @@ class Drawing:
     label: int
     read: str
     latency_ms: float
-    encode_ms: float | None  # pen-up -> fetch
-    server_ms: float | None  # fetch -> response
-    show_ms: float | None  # response -> done
+    encode_ms: float | None  # pen-up -> sent
+    server_ms: float | None  # sent -> answer
+    show_ms: float | None  # answer -> done
     pen_down_ms: float
     live_guesses: int
     live_gaps_ms: list[float] = field(default_factory=list)
     upload_bytes: int | None = None
     shift: float = 0.0
-    timing: dict[str, float] = field(default_factory=dict)  # the final request's, see request_timing
+    by_socket: bool = False  # the final drawing went over the live socket
+    timing: dict[str, float] = field(default_factory=dict)  # the final request's by fetch, see request_timing
     competing: list[str] = field(default_factory=list)  # other API requests in flight when it was made
 
 
 def request_timing(request: dict[str, Any], timings: list[dict[str, Any]]) -> dict[str, float]:
     """The final request's time, split: the browser's Resource Timing entry made at its fetch call and
-    the server's Server-Timing spans in it. Empty when the browser recorded none."""
+    the server's Server-Timing spans in it. Empty when the browser recorded none, as for a drawing sent
+    on the live socket."""
     # The browser starts timing a fetch a moment after the call, and before its answer.
     answered = request["answered"] or float("inf")
     made = [e for e in timings if request["sent"] - 0.5 <= e["start"] <= answered]
@@ -222,6 +226,7 @@ def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: floa
         [b - a for a, b in itertools.pairwise(live)],
         final["size"] if final else None,
         float(sum(log["shifts"])),
+        bool(final and final.get("socket")),
         request_timing(final, log["timings"]) if final else {},
         in_flight(log, final["sent"]) if final else [],
     )
@@ -300,6 +305,7 @@ def summary_rows(drawings: list[Drawing]) -> list[list[object]]:
                     ms(med([d.encode_ms for d in part])),
                     ms(med([d.server_ms for d in part])),
                     ms(med([d.show_ms for d in part])),
+                    f"{sum(d.by_socket for d in part)}/{len(part)}",
                     f"{live / pen_down_s:.2f}" if pen_down_s else "–",
                     ms(min(gaps)) if gaps else "–",
                     f"{median(sizes):,.0f} / {max(sizes):,}" if sizes else "–",
@@ -373,9 +379,10 @@ def main(argv: list[str] | None = None) -> int:
                 "pen-up -> done median ms",
                 "p95 ms",
                 "max ms",
-                "-> fetch ms",
-                "fetch -> response ms",
+                "-> sent ms",
+                "sent -> answer ms",
                 "-> done ms",
+                "by socket",
                 "live guesses / s",
                 "min gap ms",
                 "upload B",
@@ -386,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(
-        "\nWhere the final request's time goes, medians in ms: the browser's Resource Timing (fetch -> the "
+        "\nWhere a final request by fetch goes (none when the live socket took them all), medians in ms: "
+        "the browser's Resource Timing (fetch -> the "
         "request on the wire -> the response's head -> its last byte; the head -> fetch resolving in the page) "
         "and the server's Server-Timing (app, and in it turn, work, handoff; outside app: the head's time the "
         "app does not see, the sockets and the HTTP server):\n"

@@ -56,7 +56,7 @@ async def read_drawing(request: Request) -> Source:
                 raise ApiError("invalid_request", "The multipart body needs the image as a file in the field `image`.")
             return await upload.read()
     if kind == "application/json":
-        return _json_source(await _parse_json(PredictJSON, await request.body()))
+        return await read_json_drawing(await request.body())
     raise _unsupported(kind)
 
 
@@ -88,6 +88,11 @@ async def read_correction(request: Request, query: dict[str, object]) -> Correct
         fields = CorrectionFields(label=payload.label, model=payload.model, guess=payload.guess)
         return CorrectionDrawing(_json_source(payload), fields)
     raise _unsupported(kind)
+
+
+async def read_json_drawing(body: bytes) -> Source:
+    """The one drawing in a JSON body of POST /api/predict: `{"image"}`, `{"pixels"}` or `{"bits"}`."""
+    return _json_source(await _parse_json(PredictJSON, body))
 
 
 def _json_source(payload: PredictJSON) -> Source:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,6 +60,12 @@ INFERENCE_SECONDS = Histogram(
     "Time a model's forward pass took for one drawing.",
     ["model"],
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+LIVE_SOCKETS = Gauge("digitpad_live_sockets", "Live-guess WebSockets open.", multiprocess_mode="livesum")
+LIVE_DRAWINGS = Counter(
+    "digitpad_live_drawings",
+    "Drawings answered on live-guess WebSockets, by route and outcome (`ok` or the error code).",
+    ["route", "outcome"],
 )
 PREDICTIONS = Counter("digitpad_predictions", "Drawings read, by model and the digit it guessed.", ["model", "digit"])
 

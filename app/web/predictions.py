@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
-from starlette.requests import Request
 
 from app.config import Settings
 from app.core.errors import DigitPadError
@@ -34,6 +33,12 @@ CORRECTION_GUESSES = 3  # the model's guesses kept with a correction
 Answer = TypeVar("Answer")
 
 
+class Client(Protocol):
+    """Who a drawing is read for: a request, or a live socket."""
+
+    async def is_disconnected(self) -> bool: ...
+
+
 class ClientGone(Exception):
     """The client disconnected before its drawing's turn came: nobody is left to answer."""
 
@@ -51,7 +56,7 @@ class InferenceTurns:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="inference")
         self.turns = asyncio.Semaphore(threads)
 
-    async def run(self, request: Request, ask_after: float, work: Callable[..., Answer], *args: Any) -> Answer:
+    async def run(self, client: Client, ask_after: float, work: Callable[..., Answer], *args: Any) -> Answer:
         """`work(*args)` in its turn at an inference thread. Its request's Server-Timing gets `turn` (the
         wait for the turn), `work` (the work itself) and `handoff` (to the thread and back to the loop)."""
         queued = time.perf_counter()
@@ -59,7 +64,7 @@ class InferenceTurns:
             turn = time.perf_counter()
             # Asking costs about as much as a tenth of a prediction; a client heard from moments ago is
             # still there, so only a request that has waited over `ask_after` seconds is asked.
-            if turn - queued > ask_after and await request.is_disconnected():
+            if turn - queued > ask_after and await client.is_disconnected():
                 raise ClientGone
             worked = [0.0]
 
@@ -96,10 +101,10 @@ async def answer_one(
     activations: bool,
     settings: Settings,
     inference: InferenceTurns,
-    request: Request,
+    client: Client,
 ) -> bytes:
     """The JSON answer for one drawing. Raises ImageError, EmptyDrawing or ClientGone."""
-    return await inference.run(request, ASK_AFTER_S, _answer_one, model, source, top_k, activations, settings)
+    return await inference.run(client, ASK_AFTER_S, _answer_one, model, source, top_k, activations, settings)
 
 
 async def answer_batch(
@@ -108,7 +113,7 @@ async def answer_batch(
     top_k: int,
     settings: Settings,
     inference: InferenceTurns,
-    request: Request,
+    client: Client,
 ) -> bytes:
     """The JSON answer for a batch: a prediction or an error in place of each drawing, BATCH_TURN drawings
     a turn. Raises ClientGone, between turns as soon as the client has left."""
@@ -119,7 +124,7 @@ async def answer_batch(
         ask_after = ASK_AFTER_S if start == 0 else -1.0
         parts.append(
             await inference.run(
-                request, ask_after, _answer_turn, model, sources[start : start + BATCH_TURN], top_k, settings, budget
+                client, ask_after, _answer_turn, model, sources[start : start + BATCH_TURN], top_k, settings, budget
             )
         )
     return b'{"results":[' + b",".join(parts) + b"]}"
@@ -132,19 +137,19 @@ async def answer_number(
     activations: bool,
     settings: Settings,
     inference: InferenceTurns,
-    request: Request,
+    client: Client,
 ) -> bytes:
     """The JSON answer for a number: its digits, each with its box and guesses. Raises ImageError,
     EmptyDrawing, DigitPadError too_many_digits or ClientGone."""
-    return await inference.run(request, ASK_AFTER_S, _answer_number, model, source, top_k, activations, settings)
+    return await inference.run(client, ASK_AFTER_S, _answer_number, model, source, top_k, activations, settings)
 
 
 async def read_for_correction(
-    model: Model, source: Source, settings: Settings, inference: InferenceTurns, request: Request
+    model: Model, source: Source, settings: Settings, inference: InferenceTurns, client: Client
 ) -> Prediction:
     """A correction's drawing as the network sees it, and the model's guesses on it (no activations).
     Raises ImageError, EmptyDrawing or ClientGone."""
-    return await inference.run(request, ASK_AFTER_S, _read_one, model, source, settings)
+    return await inference.run(client, ASK_AFTER_S, _read_one, model, source, settings)
 
 
 async def answer_explain(
@@ -153,11 +158,11 @@ async def answer_explain(
     digits: list[int] | None,
     settings: Settings,
     inference: InferenceTurns,
-    request: Request,
+    client: Client,
 ) -> bytes:
     """The JSON answer of POST /api/explain for one drawing, in its turn at the inference thread like a
     prediction. Raises ImageError, EmptyDrawing or ClientGone."""
-    return await inference.run(request, ASK_AFTER_S, _answer_explain, model, source, digits, settings)
+    return await inference.run(client, ASK_AFTER_S, _answer_explain, model, source, digits, settings)
 
 
 def _answer_explain(model: Model, source: Source, digits: list[int] | None, settings: Settings) -> bytes:

@@ -87,6 +87,17 @@ def _one_drawing(schema: dict[str, Any]) -> None:
     schema["examples"] = [{"image": SEVEN_PNG}, {"pixels": ONE_PIXELS}, {"bits": SEVEN_BITS}]
 
 
+class LiveQuery(BaseModel):
+    """The query string of a live socket (`/api/predict/live`, `/api/read/live`): what every drawing sent on
+    it is read with, as the POST route's own query parameters."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = Field(None, max_length=64)
+    top_k: int = Field(2, ge=1, le=10)
+    activations: bool | None = None  # the POST route's default when absent
+
+
 class PredictJSON(BaseModel):
     """One drawing as JSON: an encoded image, a grid of grey levels, or the network's own input."""
 

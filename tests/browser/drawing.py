@@ -13,29 +13,36 @@ from tests.factories import DIGIT_STROKES, Stroke
 
 ANSWER_TIMEOUT_MS = 15_000
 MOUSE_STEPS = 3  # mouse moves between two stroke points, so the page sees a stroke as a user draws it
-# An init script keeping a copy of every image body the page posts (bytes or a Blob), as base64 in
-# `window.uploads`: Playwright does not expose a request body that is a Blob.
+# An init script keeping a copy of every image body the page posts or sends on a live socket (bytes or a
+# Blob), as base64 in `window.uploads`: Playwright does not expose a request body that is a Blob.
 RECORD_UPLOADS = """
 window.uploads = [];
+const record = async (body) => {
+  const bytes = body instanceof Blob
+    ? new Uint8Array(await body.arrayBuffer())
+    : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  let text = '';
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  window.uploads.push(btoa(text));
+};
 const send = window.fetch;
 window.fetch = async (url, options) => {
   const body = options?.body;
-  if (body instanceof Blob || ArrayBuffer.isView(body)) {
-    const bytes = body instanceof Blob
-      ? new Uint8Array(await body.arrayBuffer())
-      : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    let text = '';
-    for (const byte of bytes) text += String.fromCharCode(byte);
-    window.uploads.push(btoa(text));
-  }
+  if (body instanceof Blob || ArrayBuffer.isView(body)) await record(body);
   return send(url, options);
+};
+const sendMessage = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  if (data instanceof Blob || ArrayBuffer.isView(data)) record(data);
+  return sendMessage.call(this, data);
 };
 """
 
 # An init script recording, in the page's own clock, every pen-down and pen-up, every prediction request
-# (when fetch is called, when its response arrives, its body's size, and the browser's Resource Timing of
-# it with the server's Server-Timing spans), the other API requests (when each was made and ended), every
-# change of the results' `data-state` and every layout shift, in `window.guesses`.
+# (when fetch is called or the drawing sent on the live socket, when its answer arrives, its body's size,
+# whether it went by `socket`, and the browser's Resource Timing of a fetch with the server's Server-Timing
+# spans), the other API requests (when each was made and ended), every change of the results' `data-state`
+# and every layout shift, in `window.guesses`.
 RECORD_GUESSES = """
 (() => {
   const log = window.guesses = { downs: [], ups: [], requests: [], others: [], timings: [], states: [], shifts: [] };
@@ -59,6 +66,29 @@ RECORD_GUESSES = """
     const response = send(url, options);
     response.then(() => { request.answered = performance.now(); }, () => {});
     return response;
+  };
+  const Socket = window.WebSocket;
+  window.WebSocket = class extends Socket {
+    #waiting = null; // a prediction socket's drawings not yet answered: its answers come in order
+    constructor(...args) {
+      super(...args);
+      if (!String(args[0]).includes('/api/predict')) return;
+      this.#waiting = [];
+      // added before the page's own listener, so it sees an answer first, as a fetch's resolving
+      this.addEventListener('message', () => {
+        const request = this.#waiting.shift();
+        if (request) request.answered = performance.now();
+      });
+    }
+    send(data) {
+      if (this.#waiting) {
+        const size = data.byteLength ?? data.size ?? null;
+        const request = { sent: performance.now(), size, answered: null, socket: true };
+        log.requests.push(request);
+        this.#waiting.push(request);
+      }
+      return super.send(data);
+    }
   };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {

@@ -5,7 +5,6 @@ no axe-core violation on a desktop or a phone; and the README's screenshot."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -25,7 +24,7 @@ def number_mode(page: Page) -> None:
 
 
 def reads(watch: Watch) -> list[str]:
-    return [url for url in watch.requests if urlsplit(url).path == "/api/read"]
+    return watch.drawings_to("/api/read")
 
 
 def test_a_number_written_with_the_mouse_is_read(desktop: tuple[Page, Watch]) -> None:

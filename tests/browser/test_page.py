@@ -7,7 +7,6 @@ import io
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from app.nn.strokes import PEN_WIDTH
 from app.web.decoding import decode_image
 from tests.browser.conftest import save_screenshot
 from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
-from tests.browser.pages import DESKTOP, ROOT, Watch
+from tests.browser.pages import DESKTOP, ROOT, Watch, wait_for_request
 from tests.factories import DIGIT_STROKES, agreement
 
 pytestmark = pytest.mark.browser
@@ -189,8 +188,9 @@ def test_the_model_switch_predicts_again(desktop: tuple[Page, Watch]) -> None:
     draw_digit(page, 7)
     assert settle(page) == "7"
     shown = _probabilities(page)
-    with page.expect_request(lambda r: urlsplit(r.url).path == "/api/predict" and "model=mlp" in r.url):
-        page.get_by_test_id("model").select_option("mlp")
+    sent = len(watch.requests)
+    page.get_by_test_id("model").select_option("mlp")
+    wait_for_request(page, watch, sent, lambda url: url in watch.predictions() and "model=mlp" in url)
     expect(page.get_by_test_id("layer-hidden")).to_be_visible()
     expect(page.get_by_test_id("layer-conv1")).to_have_count(0)
     assert settle(page) == "7"

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.accessibility import axe_violations
 from tests.browser.drawing import draw_digit, settle
-from tests.browser.pages import DESKTOP, PHONE, ROOT, Watch, open_page
+from tests.browser.pages import DESKTOP, PHONE, ROOT, Watch, open_page, wait_for_request
 
 pytestmark = pytest.mark.browser
 
@@ -82,8 +82,9 @@ def test_a_preset_trains_to_the_end_then_the_pad_draws_with_its_model(lab_deskto
     expect(page.get_by_test_id("model")).to_have_value(name)  # selected although it is no shipped model
     expect(page.get_by_test_id("layer-output")).to_be_visible()
     expect(page.get_by_test_id("layer-conv1")).to_have_count(0)  # softmax regression: input, then output
-    with page.expect_request(lambda r: urlsplit(r.url).path == "/api/predict" and f"model={name}" in r.url):
-        draw_digit(page, 0)
+    sent = len(watch.requests)
+    draw_digit(page, 0)
+    wait_for_request(page, watch, sent, lambda url: url in watch.predictions() and f"model={name}" in url)
     assert re.fullmatch(r"\d", settle(page))
 
 

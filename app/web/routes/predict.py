@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.responses import Response
 
 from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep, find_model
 from app.web.drawings import IMAGE_TYPES, read_batch, read_drawing
+from app.web.live import serve_live
 from app.web.predictions import ClientGone, answer_batch, answer_one
 from app.web.schemas import BatchJSON, BatchOut, PredictionOut, PredictJSON, error_responses
 
@@ -125,3 +126,9 @@ async def predict_batch(
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return _json(answer)
+
+
+@router.websocket("/live")
+async def predict_live(websocket: WebSocket) -> None:
+    """Live guesses: each message a drawing, each answer POST /api/predict's (see app.web.live)."""
+    await serve_live(websocket, answer_one, activations_default=True)

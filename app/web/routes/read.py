@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.responses import Response
 
 from app.web.deps import InferenceDep, ModelDep, SettingsDep
 from app.web.drawings import read_drawing
+from app.web.live import serve_live
 from app.web.predictions import ClientGone, answer_number
 from app.web.routes.predict import CLIENT_CLOSED_REQUEST, DRAWING_ERRORS, PREDICT_BODY
 from app.web.schemas import ReadingOut, error_responses
@@ -41,3 +42,9 @@ async def read(
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return Response(answer, media_type="application/json")
+
+
+@router.websocket("/live")
+async def read_live(websocket: WebSocket) -> None:
+    """Live reading of a number: each message a drawing, each answer POST /api/read's (see app.web.live)."""
+    await serve_live(websocket, answer_number, activations_default=False)
