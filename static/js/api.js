@@ -208,6 +208,11 @@ class LiveSocket {
 
   constructor(path) {
     this.#path = path;
+    // A page with an open socket would be kept out of the back/forward cache: the next drawing reopens it.
+    addEventListener('pagehide', () => {
+      this.#channel?.socket.close(1000);
+      this.#channel = null;
+    });
   }
 
   /**

@@ -39,6 +39,7 @@ export class WhyView {
   #large;
   #choices;
   #answer = null;
+  #overlaid = false; // the overlay shows a map
 
   /** `root` holds the choices, the larger view and its legend; `overlay` lies over the downsampled drawing. */
   constructor(root, overlay) {
@@ -57,6 +58,7 @@ export class WhyView {
   clear() {
     this.#answer = null;
     this.#root.dataset.state = 'empty';
+    this.#overlaid = false;
     this.#overlay.getContext('2d').clearRect(0, 0, SIDE, SIDE);
     this.#large.getContext('2d').clearRect(0, 0, SIDE, SIDE);
     this.#text('summary', 'Draw a digit to see which of its pixels made the network decide.');
@@ -65,6 +67,8 @@ export class WhyView {
   /** The drawing changed: the map shown belongs to an older drawing until the next one arrives. */
   stale() {
     if (this.#answer) this.#root.dataset.state = 'pending';
+    if (!this.#overlaid) return; // a cleared canvas left alone: a repaint the pen-up's frame need not make
+    this.#overlaid = false;
     this.#overlay.getContext('2d').clearRect(0, 0, SIDE, SIDE);
   }
 
@@ -115,6 +119,7 @@ export class WhyView {
     }
     large.putImageData(big, 0, 0);
     over.putImageData(small, 0, 0);
+    this.#overlaid = true;
     this.#text('low', low);
     this.#text('high', high);
     this.#text('scale', `±${scale.toPrecision(2)}`);

@@ -97,8 +97,10 @@ export class ResultsView {
 
   /** The drawing changed since the guesses shown were made. */
   pending() {
-    if (this.#els.results.dataset.state === 'empty') this.#els.status.textContent = 'Reading your drawing…';
-    this.#els.results.dataset.state = 'pending';
+    const results = this.#els.results;
+    if (results.dataset.state === 'pending') return; // as it is: nothing to restyle at pen-up
+    if (results.dataset.state === 'empty') this.#els.status.textContent = 'Reading your drawing…';
+    results.dataset.state = 'pending';
   }
 
   /** A prediction; `current` when it was made from the drawing now on the pad. */
