@@ -1,5 +1,6 @@
 """Dependencies the routes declare: the settings, the loaded models, the inference turns, the corrections
-database, the templates and the chosen model.
+database, the templates, and for the routes that read drawings the chosen model with the turns and
+settings (`Reader`).
 
 They are coroutines although none awaits anything: FastAPI runs a plain function dependency in its
 thread pool, a thread hop per dependency per request (together ~280 us of a 1.5 ms prediction)."""
@@ -7,6 +8,7 @@ thread pool, a thread hop per dependency per request (together ~280 us of a 1.5 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio.to_thread
@@ -54,13 +56,9 @@ TemplatesDep = Annotated[Jinja2Templates, Depends(app_templates)]
 StorageDep = Annotated[Storage, Depends(app_storage)]
 
 
-async def query_model(
-    registry: RegistryDep,
-    model: Annotated[
-        str | None, Query(description="Model name; the server's default when absent.", max_length=64, examples=["cnn"])
-    ] = None,
-) -> Model:
-    return await find_model(registry, model)
+ModelName = Annotated[
+    str | None, Query(description="Model name; the server's default when absent.", max_length=64, examples=["cnn"])
+]
 
 
 async def find_model(registry: ModelRegistry, name: str | None) -> Model:
@@ -70,7 +68,23 @@ async def find_model(registry: ModelRegistry, name: str | None) -> Model:
     return await anyio.to_thread.run_sync(registry.find, name)
 
 
-ModelDep = Annotated[Model, Depends(query_model)]
+@dataclass(frozen=True)
+class Reader:
+    """What a route that reads drawings needs (the model its query chose, the inference turns, the
+    settings), as one dependency: FastAPI's resolving of each costs tens of microseconds of CPU a request,
+    and a prediction's route spends more on that than on anything of its own but the work."""
+
+    model: Model
+    inference: InferenceTurns
+    settings: Settings
+
+
+async def drawing_reader(request: Request, model: ModelName = None) -> Reader:
+    state = request.app.state
+    return Reader(await find_model(state.registry, model), state.inference, state.settings)
+
+
+ReaderDep = Annotated[Reader, Depends(drawing_reader)]
 
 
 # Declares the scheme in the OpenAPI document (Swagger UI's "Authorize"); the check is require_admin's.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.core.explanations import parse_digits, unit_stimuli
-from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep, find_model
+from app.web.deps import ReaderDep, RegistryDep, find_model
 from app.web.drawings import read_drawing
 from app.web.predictions import ClientGone, answer_explain
 from app.web.responses import OrjsonResponse, stimuli_json
@@ -29,9 +29,7 @@ DIGITS_PATTERN = r"^ *([0-9] *(, *[0-9] *)*)?$"
 )
 async def explain(
     request: Request,
-    model: ModelDep,
-    inference: InferenceDep,
-    settings: SettingsDep,
+    reader: ReaderDep,
     digits: Annotated[
         str | None,
         Query(
@@ -49,7 +47,7 @@ async def explain(
     targets = parse_digits(digits)
     source = await read_drawing(request)
     try:
-        answer = await answer_explain(model, source, targets, settings, inference, request)
+        answer = await answer_explain(reader.model, source, targets, reader.settings, reader.inference, request)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return Response(answer, media_type="application/json")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.responses import Response
 
-from app.web.deps import InferenceDep, ModelDep, RegistryDep, SettingsDep, find_model
+from app.web.deps import InferenceDep, ReaderDep, RegistryDep, SettingsDep, find_model
 from app.web.drawings import IMAGE_TYPES, read_batch, read_drawing
 from app.web.live import serve_live
 from app.web.predictions import ClientGone, answer_batch, answer_one
@@ -89,9 +89,7 @@ def _json(body: bytes) -> Response:
 )
 async def predict(
     request: Request,
-    model: ModelDep,
-    inference: InferenceDep,
-    settings: SettingsDep,
+    reader: ReaderDep,
     top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return.")] = 2,
     activations: Annotated[bool, Query(description="Include every layer's activations.")] = True,
 ) -> Response:
@@ -100,7 +98,7 @@ async def predict(
     28x28 input, used as it is and echoed in `input.bits`."""
     source = await read_drawing(request)
     try:
-        answer = await answer_one(model, source, top_k, activations, settings, inference, request)
+        answer = await answer_one(reader.model, source, top_k, activations, reader.settings, reader.inference, request)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return _json(answer)

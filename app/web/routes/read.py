@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.responses import Response
 
-from app.web.deps import InferenceDep, ModelDep, SettingsDep
+from app.web.deps import ReaderDep
 from app.web.drawings import read_drawing
 from app.web.live import serve_live
 from app.web.predictions import ClientGone, answer_number
@@ -26,9 +26,7 @@ router = APIRouter(prefix="/api/read", tags=["read"])
 )
 async def read(
     request: Request,
-    model: ModelDep,
-    inference: InferenceDep,
-    settings: SettingsDep,
+    reader: ReaderDep,
     top_k: Annotated[int, Query(ge=1, le=10, description="How many guesses to return for each digit.")] = 2,
     activations: Annotated[bool, Query(description="Include every layer's activations for each digit.")] = False,
 ) -> Response:
@@ -38,7 +36,9 @@ async def read(
     with no digit is 422 `empty_drawing`; one with more than 12 is 422 `too_many_digits`."""
     source = await read_drawing(request)
     try:
-        answer = await answer_number(model, source, top_k, activations, settings, inference, request)
+        answer = await answer_number(
+            reader.model, source, top_k, activations, reader.settings, reader.inference, request
+        )
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return Response(answer, media_type="application/json")
