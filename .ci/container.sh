@@ -153,6 +153,25 @@ if answer["prediction"] != 7:
 EOF
 )
 
+log "a drawn 3 over the live-guess socket"
+(cd "$repo" && python3 - "$url" <<'EOF'
+import json
+import sys
+
+from websockets.sync.client import connect
+
+from tests.factories import digit_png
+
+url = sys.argv[1].replace("http://", "ws://")
+with connect(f"{url}/api/predict/live?activations=false", open_timeout=10) as socket:
+    socket.send(digit_png(3))
+    answer = json.loads(socket.recv(timeout=30))
+print(json.dumps({key: answer.get(key) for key in ("model", "prediction", "code")}))
+if answer.get("prediction") != 3:
+    sys.exit(f"expected 3, the socket answered {answer}")
+EOF
+)
+
 log "the page and its static files"
 python3 - "$url" <<'EOF'
 import re
