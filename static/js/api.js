@@ -196,8 +196,8 @@ const RETRY_SOCKET_MS = 10_000; // after a socket that never opened (a proxy wit
 
 /**
  * The service's live socket for one route (`/api/predict/live`, `/api/read/live`): each drawing a binary
- * message, each answer the POST's JSON, in the order they were sent. From sending a drawing to its answer
- * it takes about 2 ms where a fetch of the same bytes takes 7 to 11 in Chromium. Until the socket is open,
+ * message, each answer the POST's JSON, in the order they were sent. From a still page, a drawing's round
+ * trip takes about half a fetch's in Chromium (`benchmarks/transport.py`). Until the socket is open,
  * and whenever it cannot be, a drawing goes by POST instead; one whose socket closes before it is
  * answered is posted again, so none is lost.
  */

@@ -95,6 +95,20 @@ def test_a_bad_drawing_is_answered_and_the_socket_kept(client):
         assert receive(socket)["prediction"] == 7
 
 
+def test_a_fault_of_the_servers_is_answered_and_the_socket_kept(client, monkeypatch, caplog):
+    def explode(*args: object) -> bytes:
+        raise RuntimeError("boom")
+
+    with client.websocket_connect("/api/predict/live") as socket:
+        with monkeypatch.context() as patched:
+            patched.setattr("app.web.predictions._answer_one", explode)
+            socket.send_bytes(DIGITS[7])
+            assert_error_message(receive(socket), 500, "internal_error")
+        socket.send_bytes(DIGITS[7])
+        assert receive(socket)["prediction"] == 7
+    assert "Unexpected error on a drawing sent to /api/predict/live" in caplog.text
+
+
 def test_a_message_over_the_body_limit(make_client):
     with (
         make_client(max_body_bytes=len(DIGITS[7]) - 1) as client,
