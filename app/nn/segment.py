@@ -396,32 +396,40 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
     band = max(1, round(BAND * h))
     cols = np.array(cuts)[:, None] - digit.left + np.arange(-band, band + 1)  # (cuts, band columns)
     outside = np.where((cols >= 0) & (cols < digit.width), 0.0, np.inf).astype(np.float32)
-    cols_in = np.clip(cols, 0, digit.width - 1)
-    ink_under = mask[:, cols_in]  # (rows, cuts, band columns): the ink under each column of each band
-    cost = ink_under[0] + outside
-    came = np.zeros((digit.height, *cols.shape), np.int8)  # 0: from above, 1: from the left, 2: from the right
-    # Each row's three ways in, side by side, so one argmin picks the cheapest (above first, then left,
-    # on a tie); a band's edge has no way in from beyond it.
-    ways = np.full((3, *cols.shape), np.inf, np.float32)
+    ink_under = mask[:, np.clip(cols, 0, digit.width - 1)] + outside  # (rows, cuts, band columns)
+    # The cost of the cheapest way to each row's columns, with a column of inf either side so a band's
+    # edge has no way in from beyond it: a row takes the cheaper of its two sideways ways in, plus
+    # STEP, against the one from above, and its own ink.
+    so_far = np.full((digit.height, len(cuts), cols.shape[1] + 2), np.inf, np.float32)
+    so_far[0, :, 1:-1] = ink_under[0]
+    sideways = np.empty(cols.shape, np.float32)
     for y in range(1, digit.height):
-        ways[0] = cost
-        np.add(cost[:, :-1], STEP, out=ways[1, :, 1:])
-        np.add(cost[:, 1:], STEP, out=ways[2, :, :-1])
-        came[y] = ways.argmin(axis=0)
-        cost = ways.min(axis=0)
+        before, cost = so_far[y - 1], so_far[y, :, 1:-1]
+        np.minimum(before[:, :-2], before[:, 2:], out=sideways)
+        sideways += STEP
+        np.minimum(before[:, 1:-1], sideways, out=cost)
         cost += ink_under[y]
-        cost += outside
-    shift = np.array([0, -1, 1], np.int64)[came]  # the column each step came from, against its own
-    at = cost.argmin(axis=1)
+    # The way each step came, all rows at once (from above first, then the left, on a tie), and back
+    # up from the cheapest end of each band.
+    before = so_far[:-1]
+    left, above, right = before[..., :-2], before[..., 1:-1], before[..., 2:]
+    side = np.where(left <= right, np.int8(-1), np.int8(1))
+    came = np.where(above <= np.minimum(left, right) + STEP, np.int8(0), side)
+    shift = came.reshape(digit.height - 1, -1)  # (rows - 1, cuts x band columns)
+    ends = so_far[-1, :, 1:-1]
+    at = ends.argmin(axis=1)
     index = np.arange(len(cuts))
-    where = np.zeros((len(cuts), digit.height), np.int64)  # each path's place in its band, row by row
-    for y in range(digit.height - 1, -1, -1):
-        where[:, y] = at
-        at = at + shift[y, index, at]
+    flat = index * cols.shape[1]
+    where = np.zeros((digit.height, len(cuts)), np.int64)  # each path's place in its band, row by row
+    where[-1] = at
+    for y in range(digit.height - 2, -1, -1):
+        at = at + shift[y].take(flat + at)
+        where[y] = at
+    where = where.T
     path = cols[index[:, None], where]
     on_ink = mask[np.arange(digit.height), path] > 0  # (cuts, rows): whether each step is on ink
     crossed = (np.diff(on_ink.astype(np.int8), axis=1, prepend=0) == 1).sum(axis=1)
-    ink_crossed = cost.min(axis=1)
+    ink_crossed = ends.min(axis=1)
     order = np.argsort(path.mean(axis=1), kind="stable")
     unique: list[tuple[np.ndarray, int, float]] = []
     for i in order:  # paths from neighbouring columns often settle into the same groove

@@ -89,6 +89,47 @@ def test_a_huge_mask_is_labelled_on_a_coarser_grid(monkeypatch: pytest.MonkeyPat
     assert sum(len(xs) for xs, _ in found) == mask.sum()  # every pixel, at full resolution
 
 
+# --- cut paths ---
+
+
+def cheapest_path_costs(mask: np.ndarray, start: int, band: int) -> np.ndarray:
+    """What the cheapest top-to-bottom path within `band` columns of `start` costs to reach each column
+    of the last row, the slow, obvious way: each ink pixel costs 1 and each sideways step STEP."""
+    step = segment_module.STEP
+    cols = [c for c in range(start - band, start + band + 1) if 0 <= c < mask.shape[1]]
+    cost = {c: float(mask[0, c]) for c in cols}
+    for y in range(1, mask.shape[0]):
+        cost = {
+            c: float(mask[y, c]) + min(cost[c], cost.get(c - 1, np.inf) + step, cost.get(c + 1, np.inf) + step)
+            for c in cols
+        }
+    return np.array([cost[c] for c in cols])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_cut_path_is_the_cheapest_within_its_band(seed):
+    """Each path `_cut_paths` gives moves at most a column a row and costs no more than the cheapest
+    path a plain search finds within the band of one of the starts."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((40, 64)) < 0.5 + 0.05 * seed  # dense: every path trades ink against steps
+    ys, xs = np.nonzero(mask)
+    ink = segment_module._Ink(xs, ys)
+    h = 40.0
+    band = max(1, round(segment_module.BAND * h))
+    starts = list(range(ink.left + 4, ink.right - 4, 4))
+    paths = segment_module._cut_paths(ink, starts, h)
+    assert paths
+    box = mask[ink.top : ink.bottom, ink.left : ink.right]
+    for path, crossed in paths:
+        assert np.abs(np.diff(path)).max() <= 1
+        on_ink = box[np.arange(box.shape[0]), path - ink.left]
+        assert crossed == np.count_nonzero(np.diff(on_ink.astype(np.int8), prepend=0) == 1)
+        cost = on_ink.sum() + segment_module.STEP * np.count_nonzero(np.diff(path))
+        within = [s for s in starts if np.abs(path - s).max() <= band]
+        assert within
+        assert any(np.isclose(cost, cheapest_path_costs(box, s - ink.left, band).min()) for s in within)
+
+
 # --- strokes -> digits ---
 
 
