@@ -20,6 +20,7 @@ in DIGITPAD_CORS_ORIGINS, as for the routes' CORS.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ from app.web.decoding import Source
 from app.web.deps import find_model
 from app.web.drawings import read_json_drawing
 from app.web.errors import STATUS, from_validation_error
-from app.web.observability import LIVE_DRAWINGS, LIVE_SOCKETS
+from app.web.observability import LIVE_DRAWINGS, LIVE_SOCKETS, log_socket
 from app.web.predictions import InferenceTurns
 from app.web.schemas import LiveQuery
 
@@ -98,11 +99,13 @@ async def serve_live(websocket: WebSocket, answer: Answer, activations_default: 
         return
     activations = activations_default if query.activations is None else query.activations
     LIVE_SOCKETS.inc()
+    opened, answered = time.perf_counter(), 0
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            answered += 1
             try:
                 source = await _drawing(message, settings)
                 body = await answer(model, source, query.top_k, activations, settings, state.inference, STAYING)
@@ -121,6 +124,7 @@ async def serve_live(websocket: WebSocket, answer: Answer, activations_default: 
         return
     finally:
         LIVE_SOCKETS.dec()
+        log_socket(websocket.scope, settings.access_log, time.perf_counter() - opened, answered)
 
 
 async def _drawing(message: Message, settings: Settings) -> Source:

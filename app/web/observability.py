@@ -201,6 +201,32 @@ class ObservabilityMiddleware:
             )
 
 
+def log_socket(scope: Scope, access_log: AccessLogFormat, seconds: float, answered: int) -> None:
+    """A live socket's access log line, once it has closed: a socket is one entry however many drawings it
+    answered, with their number (the HTTP log's `bytes` has no meaning for it)."""
+    if access_log == "off":
+        return
+    client = scope.get("client")
+    headers = dict(scope.get("headers", []))
+    fields: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "client": client[0] if client else None,
+        "method": "WEBSOCKET",
+        "path": scope["path"],
+        "route": scope["path"],
+        "status": 101,
+        "duration_ms": round(seconds * 1000, 3),
+        "drawings": answered,
+        "user_agent": headers.get(b"user-agent", b"").decode("latin-1") or None,
+    }
+    if access_log == "json":
+        access_logger.info(orjson.dumps(fields).decode())
+    else:
+        access_logger.info(
+            '%s "WEBSOCKET %s" 101 %d drawings %.1fms', fields["client"] or "-", scope["path"], answered, seconds * 1000
+        )
+
+
 def route_template(scope: Scope, before_routing: Scope) -> str:
     """The path template a request was routed by (`/api/models/{name}`), never the raw path, so that
     label values stay few."""

@@ -184,3 +184,26 @@ def test_live_drawings_are_counted(client):
     assert 'digitpad_live_drawings_total{outcome="ok",route="/api/predict/live"}' in metrics
     assert 'digitpad_live_drawings_total{outcome="invalid_image",route="/api/predict/live"}' in metrics
     assert "digitpad_live_sockets 0.0" in metrics
+
+
+def test_a_socket_is_one_access_log_line_once_closed(make_client, capsys):
+    with make_client(access_log="json") as client:
+        capsys.readouterr()
+        with client.websocket_connect("/api/predict/live", headers={"User-Agent": "pytest"}) as socket:
+            socket.send_bytes(DIGITS[7])
+            receive(socket)
+            socket.send_bytes(b"x")
+            receive(socket)
+        client.get("/healthz")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["method"], line["route"], line["status"]) for line in lines] == [
+        ("WEBSOCKET", "/api/predict/live", 101),
+        ("GET", "/healthz", 200),
+    ]
+    assert lines[0]["drawings"] == 2 and lines[0]["user_agent"] == "pytest" and lines[0]["duration_ms"] > 0
+    with make_client(access_log="text") as client:
+        capsys.readouterr()
+        with client.websocket_connect("/api/read/live"):
+            pass
+    (line,) = capsys.readouterr().out.splitlines()
+    assert '"WEBSOCKET /api/read/live" 101 0 drawings' in line
