@@ -170,21 +170,10 @@ class ObservabilityMiddleware:
                 self._log(before_routing, rid, route, status, seconds, sent)
 
     def _log(self, scope: Scope, rid: str, route: str, status: int, seconds: float, sent: int) -> None:
-        client = scope.get("client")
         path = scope["path"]
-        headers = dict(scope.get("headers", []))
-        fields: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "request_id": rid,
-            "client": client[0] if client else None,
-            "method": scope["method"],
-            "path": path,
-            "route": route,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-            "bytes": sent,
-            "user_agent": headers.get(b"user-agent", b"").decode("latin-1") or None,
-        }
+        fields = _access_fields(
+            scope, seconds, request_id=rid, method=scope["method"], route=route, status=status, bytes=sent
+        )
         if self.access_log == "json":
             access_logger.info(orjson.dumps(fields).decode())
         else:
@@ -201,24 +190,27 @@ class ObservabilityMiddleware:
             )
 
 
+def _access_fields(scope: Scope, seconds: float, **fields: Any) -> dict[str, Any]:
+    """An access log line's fields: `fields` between what every line has (the time, the client and the
+    path before them; the duration and the user agent after)."""
+    client = scope.get("client")
+    headers = dict(scope.get("headers", []))
+    return {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "client": client[0] if client else None,
+        "path": scope["path"],
+        **fields,
+        "duration_ms": round(seconds * 1000, 3),
+        "user_agent": headers.get(b"user-agent", b"").decode("latin-1") or None,
+    }
+
+
 def log_socket(scope: Scope, access_log: AccessLogFormat, seconds: float, answered: int) -> None:
     """A live socket's access log line, once it has closed: a socket is one entry however many drawings it
     answered, with their number (the HTTP log's `bytes` has no meaning for it)."""
     if access_log == "off":
         return
-    client = scope.get("client")
-    headers = dict(scope.get("headers", []))
-    fields: dict[str, Any] = {
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "client": client[0] if client else None,
-        "method": "WEBSOCKET",
-        "path": scope["path"],
-        "route": scope["path"],
-        "status": 101,
-        "duration_ms": round(seconds * 1000, 3),
-        "drawings": answered,
-        "user_agent": headers.get(b"user-agent", b"").decode("latin-1") or None,
-    }
+    fields = _access_fields(scope, seconds, method="WEBSOCKET", route=scope["path"], status=101, drawings=answered)
     if access_log == "json":
         access_logger.info(orjson.dumps(fields).decode())
     else:
