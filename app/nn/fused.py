@@ -24,6 +24,8 @@ ones makes both from the same products; asked for anything else inside it, it ru
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -43,6 +45,8 @@ from app.nn.layers import (
 # Input shapes a thread keeps the buffers of, per step: one drawing, a chunk of a batch and its last chunk.
 PLANS_KEPT = 3
 FLOAT32 = np.dtype(DTYPE)
+Key = TypeVar("Key")
+Kept = TypeVar("Kept")
 
 
 def _plain(layer: Layer | None, kind: type[Layer], settings: set[str]) -> bool:
@@ -126,12 +130,7 @@ class ConvStep(Step):
         plans: dict[tuple[int, ...], _Plan | None] | None = getattr(self._local, "plans", None)
         if plans is None:
             plans = self._local.plans = {}
-        if x.shape in plans:
-            plan = plans[x.shape]
-        else:
-            if len(plans) >= PLANS_KEPT:
-                plans.clear()
-            plan = plans[x.shape] = _Plan.make(x.shape, self.conv, self.pool.size)
+        plan = _kept(plans, x.shape, lambda: _Plan.make(x.shape, self.conv, self.pool.size))
         # each check costs about a microsecond, a few percent of a step: the quick test first
         if plan is None or (x.dtype is not FLOAT32 and x.dtype != DTYPE):
             return None
@@ -245,16 +244,22 @@ class DenseStep(Step):
     def __init__(self, first: int, dense: Dense, relu: ReLU) -> None:
         super().__init__(first, [dense, relu])
         self.dense = dense
-        self._zeros: dict[tuple[int, ...], Array] = {}  # read-only, by output shape: shared by threads
+        self._zeros: dict[tuple[tuple[int, ...], np.dtype], Array] = {}  # read-only, shared by threads
 
     def forward(self, x: Array) -> Array:
         z = self.dense.forward(x, False)
-        zeros = self._zeros.get(z.shape)
-        if zeros is None or zeros.dtype != z.dtype:
-            if len(self._zeros) >= PLANS_KEPT:
-                self._zeros.clear()
-            zeros = self._zeros[z.shape] = _zeros(z.shape, z.dtype)
+        zeros = _kept(self._zeros, (z.shape, z.dtype), lambda: _zeros(z.shape, z.dtype))
         return np.maximum(z, zeros, out=z)
+
+
+def _kept(cache: dict[Key, Kept], key: Key, make: Callable[[], Kept]) -> Kept:
+    """cache[key], made first if it is not there; a cache of PLANS_KEPT entries is emptied for a new one."""
+    if key in cache:
+        return cache[key]
+    if len(cache) >= PLANS_KEPT:
+        cache.clear()
+    value = cache[key] = make()
+    return value
 
 
 def _dense_step(layers: list[Layer], i: int) -> DenseStep | None:
