@@ -271,24 +271,23 @@ function answer(entry, data) {
   else entry.resolve(body);
 }
 
-const predictSocket = new LiveSocket(`${PREDICT_URL}/live`);
-const readSocket = new LiveSocket(`${READ_URL}/live`);
-
-/** A drawing's pixels as a PNG, over the live socket or posted; the guesses, probabilities and every
- * layer's activations. */
-export async function predict(image, { model, signal }) {
-  const body = inkPng(image);
-  const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
-  return predictSocket.send(body, params, signal, () => postImage(PREDICT_URL, params, body, signal));
+/** Sends a drawing's pixels as a PNG of its ink to `url`'s live socket, or posts it; with every layer's
+ * activations. */
+function drawingRoute(url) {
+  const socket = new LiveSocket(`${url}/live`);
+  return async (image, { model, signal }) => {
+    const body = inkPng(image);
+    const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
+    return socket.send(body, params, signal, () => postImage(url, params, body, signal));
+  };
 }
 
-/** A whole number's pixels as a PNG of its ink, over the live socket or posted; its text and, for each
- * digit left to right, its box in those pixels, guesses, input and every layer's activations. */
-export async function readNumber(image, { model, signal }) {
-  const body = inkPng(image);
-  const params = new URLSearchParams({ model, top_k: String(TOP_K), activations: 'true' });
-  return readSocket.send(body, params, signal, () => postImage(READ_URL, params, body, signal));
-}
+/** A drawing's guesses, probabilities and every layer's activations: `predict(image, { model, signal })`. */
+export const predict = drawingRoute(PREDICT_URL);
+
+/** A whole number's text and, for each digit left to right, its box in the image's pixels, guesses, input
+ * and every layer's activations: `readNumber(image, { model, signal })`. */
+export const readNumber = drawingRoute(READ_URL);
 
 /** A model as GET /api/models describes it, for one that list leaves out (a model trained in the lab). */
 export async function describeModel(name) {
