@@ -91,6 +91,11 @@ def mnist_inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
     return binarize(grey)[..., None].astype(np.float32), labels[:n]
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile of the values, one of them (the higher of two neighbours); NaN for none."""
+    return float(np.percentile(values, q, method="higher")) if len(values) else float("nan")
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table, numbers right-aligned."""
     cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]

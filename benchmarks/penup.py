@@ -46,7 +46,7 @@ import numpy as np
 
 from app.nn.data import PenDigit, load_pen_digits, load_pendigits
 from app.nn.train import PEN_VALIDATION_WRITERS
-from benchmarks.common import cpu_model, table
+from benchmarks.common import cpu_model, percentile, table
 from benchmarks.http import start_server
 from tests import servers
 from tests.factories import TEST_DATA_DIR
@@ -267,10 +267,6 @@ def run(
         finally:
             browser.close()
     return drawings, version
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q, method="higher")) if values else float("nan")
 
 
 def ms(value: float | None) -> str:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from statistics import median
 
-from benchmarks.common import cpu_model, table
+from benchmarks.common import cpu_model, percentile, table
 from benchmarks.http import start_server
 from tests import servers
 from tests.factories import TEST_DATA_DIR
@@ -63,11 +63,6 @@ ROUND_TRIPS = """async ({ bytes, requests, pauseMs, blocks, warmUp, query }) => 
   socket.close();
   return times;
 }"""
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 def main(argv: list[str] | None = None) -> int:
