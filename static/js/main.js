@@ -67,6 +67,7 @@ const guesser = new LiveGuesser({
     const image = pad.snapshot();
     return image && { image, version: pad.version, model };
   },
+  current: (request) => request.version === pad.version && request.model === model,
   send: (request, signal) => predict(request.image, { model: request.model, signal }),
   on: {
     pending() {
@@ -82,7 +83,7 @@ const guesser = new LiveGuesser({
       why.clear();
     },
     result(answer, request) {
-      const current = request.version === pad.version && request.model === model;
+      const current = guesser.isCurrent(request);
       results.show(answer, current);
       if (request.model === model && mode === 'digit') view.update(answer.layers ?? []);
       if (current && !pad.drawing) {
@@ -109,6 +110,7 @@ const numberGuesser = new LiveGuesser({
     const image = numberPad.snapshot();
     return image && { image, version: numberPad.version, model };
   },
+  current: (request) => request.version === numberPad.version && request.model === model,
   send: (request, signal) => readNumber(request.image, { model: request.model, signal }),
   on: {
     pending: () => numberView.pending(),
@@ -117,7 +119,7 @@ const numberGuesser = new LiveGuesser({
       if (mode === 'number') view.clear();
     },
     result(answer, request) {
-      const current = request.version === numberPad.version && request.model === model;
+      const current = numberGuesser.isCurrent(request);
       numberView.show(answer, current);
       if (request.model === model && mode === 'number') view.update(numberView.selected?.layers ?? []);
       if (current && !numberPad.drawing) numberView.announce(answer);

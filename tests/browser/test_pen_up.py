@@ -70,6 +70,46 @@ def test_every_pen_up_is_answered_within_half_a_second_on_a_still_page(desktop: 
     assert late == {}, f"guesses that came over {STALL_MS} ms after pen-up (digit: ms): {late}"
 
 
+def test_a_pen_that_rests_until_its_guess_is_shown_lifts_without_asking_again(desktop: tuple[Page, Watch]) -> None:
+    """The guess shown while the pen rests is of the finished drawing: at pen-up it becomes the settled
+    guess (said aloud, the results done) with no new request, and the next change asks again."""
+    page, watch = desktop
+    page.add_init_script(RECORD_GUESSES)
+    page.reload()
+    page.wait_for_selector('[data-testid="layer-input"]')
+    announce = page.locator('[data-testid="results"] [data-role="announce"]')
+    page.evaluate("addEventListener('pointermove', () => { window.moved = performance.now(); }, { capture: true })")
+    for stroke in DIGIT_STROKES[7]:
+        points = pad_points(page, stroke)
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point)
+    # the pen down and still: a live guess of the drawing as it is, shown, and not yet said aloud
+    page.wait_for_function(
+        """() => window.guesses.requests.some((r) => r.answered !== null && r.sent > window.moved)
+          && document.querySelector('[data-testid="results"]').dataset.state === 'done'""",
+        polling=50,
+    )
+    page.wait_for_timeout(300)  # no live guess of an unchanged drawing comes meanwhile
+    asked = len(watch.predictions())
+    assert announce.text_content() == ""
+    page.mouse.up()
+    waited = pen_up_to_settled_ms(page)
+    assert waited < STALL_MS
+    assert page.get_by_test_id("first-guess").text_content() == "7"
+    assert announce.text_content().startswith("First guess 7")
+    page.wait_for_timeout(300)
+    assert len(watch.predictions()) == asked, "the settled drawing was asked about again"
+    points = pad_points(page, [(0.5, 0.55), (0.6, 0.55)])  # the 7's bar: a changed drawing
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    page.mouse.move(*points[1])
+    page.mouse.up()
+    pen_up_to_settled_ms(page)
+    assert len(watch.predictions()) > asked
+
+
 def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: tuple[Page, Watch]) -> None:
     """The page's own PNG encoder against Chromium's, on the same pixels: the same alpha, so the same
     input for the network, and small."""
