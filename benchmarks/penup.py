@@ -9,8 +9,9 @@ time). The page itself records the times, so the figures do not include the driv
 
 - pen-up -> done: from the last `pointerup` to the results' `data-state` turning `done` for that drawing;
 - the same split at the request: pen-up -> the page sends the drawing (capture and encoding), sent -> its
-  answer (network and server), answer -> done (reading and showing it); and how many final drawings went
-  over the live socket (`app.web.live`) rather than by fetch;
+  answer (network and server), answer -> done (reading and showing it); how many final drawings went
+  over the live socket (`app.web.live`) rather than by fetch, and how many needed no request after
+  pen-up at all (the pen rested before it lifted, so the newest live guess was of the finished drawing);
 - live guesses: predictions the page asks for while a pen is down, per second of pen-down time, and the
   shortest gap between two of them (the throttle's interval is 200 ms);
 - the upload's size, how many digits were read as drawn, and layout shifts while guessing;
@@ -83,6 +84,7 @@ class Drawing:
     upload_bytes: int | None = None
     shift: float = 0.0
     by_socket: bool = False  # the final drawing went over the live socket
+    asked_before_up: bool = False  # no request after pen-up: the newest live guess was of this drawing
     timing: dict[str, float] = field(default_factory=dict)  # the final request's by fetch, see request_timing
     competing: list[str] = field(default_factory=list)  # other API requests in flight when it was made
 
@@ -227,6 +229,7 @@ def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: floa
         final["size"] if final else None,
         float(sum(log["shifts"])),
         bool(final and final.get("socket")),
+        final is None,
         request_timing(final, log["timings"]) if final else {},
         in_flight(log, final["sent"]) if final else [],
     )
@@ -302,6 +305,7 @@ def summary_rows(drawings: list[Drawing]) -> list[list[object]]:
                     ms(med([d.server_ms for d in part])),
                     ms(med([d.show_ms for d in part])),
                     f"{sum(d.by_socket for d in part)}/{len(part)}",
+                    f"{sum(d.asked_before_up for d in part)}/{len(part)}",
                     f"{live / pen_down_s:.2f}" if pen_down_s else "–",
                     ms(min(gaps)) if gaps else "–",
                     f"{median(sizes):,.0f} / {max(sizes):,}" if sizes else "–",
@@ -379,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 "sent -> answer ms",
                 "-> done ms",
                 "by socket",
+                "asked before up",
                 "live guesses / s",
                 "min gap ms",
                 "upload B",
