@@ -19,6 +19,9 @@ export class DrawingPad extends EventTarget {
   #ink; // what the server counts as ink, and as too little ink to be a digit
   #strokes = [];
   #active = null; // the stroke being drawn and the pointer drawing it
+  // Where the canvas is on screen, taken once a stroke: asked at every move, it would make the page lay
+  // out again after each guess shown while drawing. Retaken when the page scrolls or resizes mid-stroke.
+  #box = null;
   #tool = TOOLS.PENCIL;
   #version = 0;
   #exportCanvas = document.createElement('canvas');
@@ -49,7 +52,13 @@ export class DrawingPad extends EventTarget {
     canvas.addEventListener('pointerup', (e) => this.#onUp(e));
     canvas.addEventListener('pointercancel', (e) => this.#onUp(e));
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
-    new ResizeObserver(() => this.#resize()).observe(canvas);
+    new ResizeObserver(() => {
+      this.#box = null;
+      this.#resize();
+    }).observe(canvas);
+    const moved = () => { this.#box = null; };
+    addEventListener('scroll', moved, { capture: true, passive: true });
+    addEventListener('resize', moved, { passive: true });
     this.#resize();
   }
 
@@ -113,7 +122,8 @@ export class DrawingPad extends EventTarget {
   }
 
   #point(event) {
-    const box = this.#canvas.getBoundingClientRect();
+    this.#box ??= this.#canvas.getBoundingClientRect();
+    const box = this.#box;
     return [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
   }
 
@@ -121,6 +131,7 @@ export class DrawingPad extends EventTarget {
     if (!event.isPrimary || this.#active || (event.pointerType === 'mouse' && event.button !== 0)) return;
     event.preventDefault();
     this.#canvas.setPointerCapture(event.pointerId);
+    this.#box = null; // the page may have moved since the last stroke
     const tool = event.pointerType === 'pen' && event.button === 5 ? TOOLS.ERASER : this.#tool;
     this.#active = { stroke: { tool, points: [this.#point(event)] }, pointerId: event.pointerId };
     this.#strokes.push(this.#active.stroke);

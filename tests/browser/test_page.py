@@ -17,7 +17,15 @@ from app.nn.preprocess import MIN_EXTENT, preprocess
 from app.nn.strokes import PEN_WIDTH
 from app.web.decoding import decode_image
 from tests.browser.conftest import save_screenshot
-from tests.browser.drawing import RECORD_UPLOADS, draw_digit, draw_strokes, settle, touch_digit, uploads
+from tests.browser.drawing import (
+    RECORD_UPLOADS,
+    draw_digit,
+    draw_strokes,
+    pad_points,
+    settle,
+    touch_digit,
+    uploads,
+)
 from tests.browser.pages import DESKTOP, ROOT, Watch, wait_for_request
 from tests.factories import DIGIT_STROKES, agreement
 
@@ -80,6 +88,32 @@ def test_touch_draws_and_the_page_does_not_scroll(phone: tuple[Page, Watch]) -> 
     assert settle(page) == "4"
     assert page.evaluate("window.scrollY") == before
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page is wider than the phone"
+
+
+def test_a_stroke_keeps_to_the_pointer_when_the_page_scrolls_under_it(desktop: tuple[Page, Watch]) -> None:
+    """The pad's place on screen is taken once a stroke, and again once the page scrolls mid-stroke."""
+    page, _ = desktop
+    page.evaluate("window.scrollTo(0, 0)")
+    page.mouse.move(*pad_points(page, [(0.3, 0.3)])[0])
+    page.mouse.down()
+    page.mouse.move(*pad_points(page, [(0.35, 0.35)])[0])
+    page.mouse.wheel(0, 120)
+    page.wait_for_function("() => window.scrollY > 0", polling=50)
+    page.wait_for_timeout(200)  # the scroll at rest
+    page.mouse.move(*pad_points(page, [(0.7, 0.6)])[0], steps=4)
+    page.mouse.up()
+    settle(page)
+    ink = page.evaluate(
+        """() => {
+          const pad = document.querySelector('[data-testid="pad"]');
+          const alpha = (x, y) => pad.getContext('2d').getImageData(
+            Math.round(x * pad.width), Math.round(y * pad.height), 1, 1).data[3];
+          const drift = 120 / pad.getBoundingClientRect().height; // where a stale place would put the pen
+          return { end: alpha(0.7, 0.6), drifted: alpha(0.7, 0.6 + drift) };
+        }"""
+    )
+    assert ink["end"] > 0, "no ink under the pointer where the stroke ended"
+    assert ink["drifted"] == 0, "the stroke went where the pad was before the page scrolled"
 
 
 def test_a_blank_pad_shows_no_guess_and_sends_nothing(desktop: tuple[Page, Watch]) -> None:
