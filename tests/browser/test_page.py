@@ -108,7 +108,7 @@ def test_a_stroke_keeps_to_the_pointer_when_the_page_scrolls_under_it(desktop: t
           const pad = document.querySelector('[data-testid="pad"]');
           const alpha = (x, y) => pad.getContext('2d').getImageData(
             Math.round(x * pad.width), Math.round(y * pad.height), 1, 1).data[3];
-          const drift = 120 / pad.getBoundingClientRect().height; // where a stale place would put the pen
+          const drift = window.scrollY / pad.getBoundingClientRect().height; // where a stale place puts the pen
           return { end: alpha(0.7, 0.6), drifted: alpha(0.7, 0.6 + drift) };
         }"""
     )
