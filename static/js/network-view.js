@@ -5,7 +5,7 @@
  * outlines the units of the layer below that feed it.
  */
 
-import { element } from './dom.js';
+import { afterPaint, element } from './dom.js';
 import { LUT_SIZE, SEQUENTIAL, cssColour, prefersDarkText } from './colors.js';
 import {
   decodeLayer, layout, receptiveField, unitAddress, unitIndex,
@@ -58,6 +58,7 @@ export class NetworkView extends EventTarget {
   #selectedMark = null; // the outline of the selected unit on its map, where the links start
   #links = document.createElementNS(SVG, 'svg'); // node-link lines from a unit to its strongest inputs
   #list = document.createElement('div');
+  #next = null; // {layers}: what to show after the next paint (null layers for none), while it waits
 
   constructor(container) {
     super();
@@ -75,6 +76,7 @@ export class NetworkView extends EventTarget {
   build(model) {
     this.#model = model;
     this.#selection = null;
+    this.#next = null;
     this.#panels = model.layers.map((layer, index) => this.#buildPanel(layer, index));
     this.#list.replaceChildren(...this.#panels.map((p) => p.section));
     this.#links.replaceChildren();
@@ -82,23 +84,36 @@ export class NetworkView extends EventTarget {
   }
 
   /**
-   * Shows the activations of a prediction (its `layers`), all at once so they appear in one frame:
-   * only the maps and cells whose values changed are drawn again, hidden panels when shown, and the
-   * selection and its outlines stay as they are, with the selected unit's new value announced.
+   * Shows the activations of a prediction (its `layers`) once the page has painted what it changed with
+   * them, so the guess they came with is on screen first rather than waiting for a hundred maps to be
+   * drawn. All at once, in one frame, and only the newest of those given meanwhile: only the maps and
+   * cells whose values changed are drawn again, hidden panels when shown, and the selection and its
+   * outlines stay as they are, with the selected unit's new value announced.
    */
   update(layers) {
-    const byName = new Map(layers.map((l) => [l.name, l]));
-    for (const panel of this.#panels) {
-      const layer = byName.get(panel.layer.name);
-      panel.data = layer ? decodeLayer(layer) : null;
-      this.#paint(panel);
-    }
-    if (this.#selection) this.#announce();
+    this.#showAfterPaint(layers);
   }
 
   clear() {
+    this.#showAfterPaint(null);
+  }
+
+  #showAfterPaint(layers) {
+    const scheduled = this.#next !== null;
+    this.#next = { layers };
+    if (scheduled) return;
+    afterPaint(() => {
+      const next = this.#next;
+      this.#next = null;
+      if (next) this.#show(next.layers); // none when a new model was laid out meanwhile
+    });
+  }
+
+  #show(layers) {
+    const byName = new Map((layers ?? []).map((l) => [l.name, l]));
     for (const panel of this.#panels) {
-      panel.data = null;
+      const layer = byName.get(panel.layer.name);
+      panel.data = layer ? decodeLayer(layer) : null;
       this.#paint(panel);
     }
     if (this.#selection) this.#announce();

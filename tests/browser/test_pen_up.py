@@ -184,6 +184,7 @@ def test_the_network_view_draws_again_only_what_changed(desktop: tuple[Page, Wat
           const container = document.createElement('div');
           document.body.append(container);
           const view = new NetworkView(container);
+          const drawn = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
           view.build({ layers: [
             { name: 'conv1', kind: 'conv', shape: [3, 2, 2] },
             { name: 'output', kind: 'output', shape: [10] },
@@ -198,16 +199,19 @@ def test_the_network_view_draws_again_only_what_changed(desktop: tuple[Page, Wat
           for (const answer of [maps, maps, [maps[0], [5, 6, 7, 99], maps[2]]]) {
             count = 0;
             view.update([layer(answer.flat()), output]);
+            await drawn();
             counts.push(count);
           }
           container.querySelector('button.toggle').click(); // hide conv1
           count = 0;
           view.update([layer([0, 0, 0, 0, 5, 6, 7, 99, 9, 10, 11, 12]), output]);
+          await drawn();
           counts.push(count);
           container.querySelector('button.toggle').click(); // show it again: the missed answer is drawn
           counts.push(count);
           count = 0;
           view.clear();
+          await drawn();
           counts.push(count);
           CanvasRenderingContext2D.prototype.putImageData = put;
           container.remove();
@@ -216,3 +220,47 @@ def test_the_network_view_draws_again_only_what_changed(desktop: tuple[Page, Wat
     )
     # every map; none; the one map that changed; nothing while hidden; that map on showing; none to clear
     assert puts == [3, 0, 1, 0, 1, 0]
+
+
+def test_the_network_view_draws_an_answer_once_its_guess_is_painted(desktop: tuple[Page, Watch]) -> None:
+    """A hundred feature maps take the page a couple of milliseconds to draw: the guess they came with
+    must not wait for them. The view draws an answer after the next frame, in one go, and of several
+    given meanwhile only the newest."""
+    page, _ = desktop
+    shown = page.evaluate(
+        """async () => {
+          const { NetworkView } = await import('/static/js/network-view.js');
+          const { describeModel, predict } = await import('/static/js/api.js');
+          const drawn = (digit) => {  // a 1 or a 7, as the pad would send it
+            const canvas = document.createElement('canvas');
+            canvas.width = canvas.height = 280;
+            const ctx = canvas.getContext('2d', { willReadFrequently: true });
+            ctx.lineWidth = 22;
+            ctx.lineCap = ctx.lineJoin = 'round';
+            ctx.beginPath();
+            if (digit === 7) { ctx.moveTo(80, 60); ctx.lineTo(200, 60); ctx.lineTo(120, 230); }
+            else { ctx.moveTo(140, 50); ctx.lineTo(140, 230); }
+            ctx.stroke();
+            return ctx.getImageData(0, 0, 280, 280);
+          };
+          const model = await describeModel(document.getElementById('model').value);
+          const one = await predict(drawn(1), { model: model.name });
+          const seven = await predict(drawn(7), { model: model.name });
+          const host = document.createElement('div');
+          document.body.append(host);
+          const view = new NetworkView(host);
+          view.build(model);
+          const output = () => [...host.querySelectorAll('[data-role="digit"] .digit-value')].map((v) => v.textContent);
+          const percent = (answer) => answer.probabilities.map((p) => `${Math.round(p * 100)}%`);
+          view.update(one.layers);
+          view.update(seven.layers);
+          const atOnce = output();
+          await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+          const after = output();
+          host.remove();
+          return { atOnce, after, seven: percent(seven), one: percent(one) };
+        }"""
+    )
+    assert shown["atOnce"] == ["–"] * 10, "the view was drawn in the task that gave it the answer"
+    assert shown["seven"] != shown["one"]
+    assert shown["after"] == shown["seven"]
