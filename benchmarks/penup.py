@@ -5,7 +5,10 @@ models never train on with the mouse (desktop) and with a finger (a phone-sized 
 few quick moves a stroke, half point by point at the pace of `--point-ms`. After each digit's last pen-up
 the page is left alone until its results say `done` (waiting polls on a timer, never with
 requestAnimationFrame, which would keep the page rendering and hide work the browser leaves for idle
-time). The page itself records the times, so the figures do not include the driver's round trips:
+time). The page itself records the times, so the figures do not include the driver's round trips. Nor
+its work: the driver starts looking only `--look-after-ms` after the pen-up, since its own processes
+(Playwright's Python and Node.js) waking to poll at that moment take the cores the browser and server
+share, which a user's browser does not have to; `--look-after-ms 0` looks at once, as it did before.
 
 - pen-up -> done: from the last `pointerup` to the results' `data-state` turning `done` for that drawing;
 - the same split at the request: pen-up -> the page sends the drawing (capture and encoding), sent -> its
@@ -155,6 +158,13 @@ def quick(stroke: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [stroke[i] for i in keep]
 
 
+@dataclass(frozen=True)
+class Pace:
+    point_s: float  # between moves when drawing point by point
+    still_s: float  # stillness before clearing the pad, and again before drawing
+    look_s: float  # after the last pen-up, before the driver looks at the page
+
+
 def draw_with_mouse(page: Any, strokes: list[list[tuple[float, float]]], pause_s: float) -> None:
     for stroke in strokes:
         page.mouse.move(*stroke[0])
@@ -166,37 +176,40 @@ def draw_with_mouse(page: Any, strokes: list[list[tuple[float, float]]], pause_s
         page.mouse.up()
 
 
-def draw_with_finger(page: Any, strokes: list[list[tuple[float, float]]], pause_s: float) -> None:
-    cdp = page.context.new_cdp_session(page)
-    try:
-        for stroke in strokes:
-            for i, (x, y) in enumerate(stroke):
-                if i and pause_s:
-                    time.sleep(pause_s)
-                kind = "touchMove" if i else "touchStart"
-                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    finally:
-        cdp.detach()
+def draw_with_finger(cdp: Any, strokes: list[list[tuple[float, float]]], pause_s: float) -> None:
+    """Touches through a DevTools session of the page, one for all its drawings: opened or closed at a
+    pen-up, it would be driver work at the moment measured."""
+    for stroke in strokes:
+        for i, (x, y) in enumerate(stroke):
+            if i and pause_s:
+                time.sleep(pause_s)
+            kind = "touchMove" if i else "touchStart"
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: float, still_s: float) -> Drawing:
+def measure(page: Any, touch: Any, viewport: str, digit: PenDigit, style: str, pace: Pace) -> Drawing:
+    """One digit drawn and its pen-up timed; `touch` is the page's DevTools session on the phone, else None."""
     from tests.browser.drawing import SETTLED_AFTER_LAST_UP, forget_guesses
 
     # As a user would: look at the last guess a while, clear the pad, and pause before drawing.
-    time.sleep(still_s)
+    time.sleep(pace.still_s)
     # Clicked on both viewports: a tap through DevTools now and then reaches the button as a pointer
     # down and up without a click, and the clearing is not what is measured.
     page.get_by_test_id("clear").click()
     page.wait_for_function(STATE_IS, arg="empty", polling=POLL_MS, timeout=TIMEOUT_MS)
-    time.sleep(still_s)
+    time.sleep(pace.still_s)
     forget_guesses(page)
     box = page.get_by_test_id("pad").bounding_box()
     strokes = on_pad(digit, box)
     if style == "quick":
         strokes = [quick(stroke) for stroke in strokes]
-    draw = draw_with_mouse if viewport == "desktop" else draw_with_finger
-    draw(page, strokes, point_s if style == "points" else 0.0)
+    pause_s = pace.point_s if style == "points" else 0.0
+    if touch is None:
+        draw_with_mouse(page, strokes, pause_s)
+    else:
+        draw_with_finger(touch, strokes, pause_s)
+    time.sleep(pace.look_s)
     try:
         page.wait_for_function(SETTLED_AFTER_LAST_UP, polling=POLL_MS, timeout=TIMEOUT_MS)
     except Exception as exc:
@@ -235,9 +248,7 @@ def measure(page: Any, viewport: str, digit: PenDigit, style: str, point_s: floa
     )
 
 
-def run(
-    url: str, viewports: list[str], digits: list[PenDigit], point_s: float, still_s: float
-) -> tuple[list[Drawing], str]:
+def run(url: str, viewports: list[str], digits: list[PenDigit], pace: Pace) -> tuple[list[Drawing], str]:
     """Every digit drawn on each viewport's page; the drawings and Chromium's version."""
     # Playwright and the browser tests' helpers come with the test extra, not the product.
     from playwright.sync_api import sync_playwright
@@ -256,9 +267,10 @@ def run(
                 page.goto(url + "/")
                 page.wait_for_selector('[data-testid="layer-input"]')
                 page.get_by_test_id("pad").scroll_into_view_if_needed()
+                touch = None if viewport == "desktop" else context.new_cdp_session(page)
                 for i, digit in enumerate(digits):
                     style = "quick" if i % 2 == 0 else "points"
-                    drawings.append(measure(page, viewport, digit, style, point_s, still_s))
+                    drawings.append(measure(page, touch, viewport, digit, style, pace))
                     last = drawings[-1]
                     print(
                         f"{viewport} {i + 1}/{len(digits)} {style}: {last.label} read {last.read or '?'}, "
@@ -344,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--still-ms", type=float, default=500.0, help="stillness before clearing the pad and again before drawing"
     )
+    parser.add_argument(
+        "--look-after-ms", type=float, default=300.0, help="after a pen-up, before the driver polls the page"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -353,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(args.workers, Path(folder) / "server.log")
         try:
-            drawings, chromium = run(server.url, args.viewports, digits, args.point_ms / 1000, args.still_ms / 1000)
+            pace = Pace(args.point_ms / 1000, args.still_ms / 1000, args.look_after_ms / 1000)
+            drawings, chromium = run(server.url, args.viewports, digits, pace)
         finally:
             servers.stop(server)
     load = ", ".join(f"{v:.2f}" for v in load_before)
@@ -367,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         "with the mouse, phone 390x844 at 3x with a finger; quick: "
         f"{QUICK_POINTS} points a stroke, no pauses; points: every point, {args.point_ms:g} ms apart; the "
         f"page still for {args.still_ms:g} ms before clearing the pad and again before drawing; the driver "
-        f"polls every {POLL_MS} ms\n"
+        f"looks {args.look_after_ms:g} ms after the last pen-up, then polls every {POLL_MS} ms\n"
         "- live guesses: predictions asked for while a pen is down, per second of pen-down time, and the "
         "shortest gap between two; upload: the last request's body, median / max bytes\n"
     )
