@@ -53,21 +53,28 @@ const sheetLayout = window.matchMedia('(max-width: 899px)');
 /** Explains a settled guess once it is on screen, so the guess never waits for its explanation: the
  * request is neither made in the task that shows the guess nor ahead of its paint. */
 async function explainGuess(answer, request) {
-  if (request.version !== pad.version || request.model !== model) return; // drawn on since: not asked
+  if (!guesser.isCurrent(request)) return; // drawn on since: not asked
   try {
     const explanation = await explainer.explain(answer, request.model);
-    if (explanation && request.version === pad.version && request.model === model) why.show(explanation);
+    if (explanation && guesser.isCurrent(request)) why.show(explanation);
   } catch (error) {
     why.error(error.message);
   }
 }
 
+/** What a guesser asks of a pad: its drawing now, with the model, and whether a request is of that still. */
+function requestsOf(drawn) {
+  return {
+    capture() {
+      const image = drawn.snapshot();
+      return image && { image, version: drawn.version, model };
+    },
+    current: (request) => request.version === drawn.version && request.model === model,
+  };
+}
+
 const guesser = new LiveGuesser({
-  capture() {
-    const image = pad.snapshot();
-    return image && { image, version: pad.version, model };
-  },
-  current: (request) => request.version === pad.version && request.model === model,
+  ...requestsOf(pad),
   send: (request, signal) => predict(request.image, { model: request.model, signal }),
   on: {
     pending() {
@@ -106,11 +113,7 @@ const guesser = new LiveGuesser({
 });
 
 const numberGuesser = new LiveGuesser({
-  capture() {
-    const image = numberPad.snapshot();
-    return image && { image, version: numberPad.version, model };
-  },
-  current: (request) => request.version === numberPad.version && request.model === model,
+  ...requestsOf(numberPad),
   send: (request, signal) => readNumber(request.image, { model: request.model, signal }),
   on: {
     pending: () => numberView.pending(),
