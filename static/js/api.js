@@ -27,6 +27,7 @@ const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 const GREY_ALPHA = 4;
 const ZLIB_HEADER = [0x78, 0x01]; // deflate with a 32 KB window, "fastest" level
 const MAX_MATCH = 258; // deflate's longest repeat
+const ADLER_BASE = 65521;
 const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   let c = n;
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -37,20 +38,6 @@ function crc32(bytes) {
   let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
-}
-
-function adler32(bytes) {
-  let a = 1;
-  let b = 0;
-  for (let i = 0; i < bytes.length;) {
-    for (const end = Math.min(i + 5552, bytes.length); i < end; i++) { // sums that cannot overflow
-      a += bytes[i];
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
 }
 
 function reversed(code, bits) {
@@ -98,8 +85,11 @@ function distanceCode(distance) {
  * just written.
  * @param {Uint8Array} bytes
  * @param {number[]} distances  the candidates, the farthest first: a tie goes to the farther repeat
+ * @param {number} checksum  the bytes' Adler-32
+ * @param {(i: number) => number} repeatsUntil  where the bytes from `i` on that are already known to
+ *   repeat those `distances[0]` back end (`i` itself for none): they are coded without being compared
  */
-function deflate(bytes, distances) {
+function deflate(bytes, distances, checksum, repeatsUntil) {
   const out = new Uint8Array(bytes.length + (bytes.length >> 3) + 16); // 9 bits a byte at worst
   out.set(ZLIB_HEADER);
   let at = ZLIB_HEADER.length;
@@ -114,12 +104,12 @@ function deflate(bytes, distances) {
   const end = bytes.length;
   for (let i = 0; i < end;) {
     const stop = Math.min(end, i + MAX_MATCH);
-    let length = 0;
+    let length = Math.min(stop, repeatsUntil(i)) - i;
     let best = 0;
     for (let k = 0; k < distances.length && i + length < stop; k++) { // none can beat a repeat to `stop`
       const d = distances[k];
-      if (d > i) continue;
-      let j = i;
+      if (d > i || bytes[i + length] !== bytes[i + length - d]) continue; // cannot beat the repeat found
+      let j = i + (k === 0 ? length : 0);
       while (j < stop && bytes[j] === bytes[j - d]) j++;
       if (j - i > length) {
         length = j - i;
@@ -137,7 +127,7 @@ function deflate(bytes, distances) {
   }
   put(LITERAL_CODE[256], LITERAL_BITS[256]); // end of block
   if (count > 0) out[at++] = buffer & 0xff;
-  new DataView(out.buffer).setUint32(at, adler32(bytes));
+  new DataView(out.buffer).setUint32(at, checksum);
   return out.subarray(0, at + 4);
 }
 
@@ -153,21 +143,71 @@ function chunk(type, data) {
 }
 
 /**
- * A drawing's pixels as a PNG of its ink: black, with the drawing's own alpha. The service reads a
- * transparent drawing by its alpha alone, so this gives it the very input the whole canvas would, from
- * half the bytes. Encoded here, at once, rather than by `canvas.toBlob`, which Chromium runs in idle
- * time: a few milliseconds while the page is busy, up to a second once it goes still, which is when the
- * user is waiting for the final guess. The bytes themselves, not a Blob: a Blob body goes through the
- * browser's blob storage before the request can start, 2 to 3 ms of every request in Chromium.
- * @param {ImageData} image
+ * A drawing's ink as a PNG: black, with the drawing's own alpha. The service reads a transparent drawing
+ * by its alpha alone, so this gives it the very input the whole canvas would, from half the bytes.
+ * Encoded here, at once, rather than by `canvas.toBlob`, which Chromium runs in idle time: a few
+ * milliseconds while the page is busy, up to a second once it goes still, which is when the user is
+ * waiting for the final guess. The bytes themselves, not a Blob: a Blob body goes through the browser's
+ * blob storage before the request can start, 2 to 3 ms of every request in Chromium.
+ *
+ * The ink is as the pad's `snapshot` gives it: the pixels of a box around it, and where that lies in a
+ * width x height image that is clear outside it. Only the box is read, and only where a row or the one
+ * above it has ink are bytes compared: the rest is coded as repeats of the row above without looking.
+ * @param {{pixels: ImageData, left: number, top: number, width: number, height: number}} ink
  * @returns {Uint8Array}
  */
-export function inkPng({ data, width, height }) {
+export function inkPng({ pixels, left, top, width, height }) {
   const stride = 1 + 2 * width;
   const rows = new Uint8Array(stride * height); // per row: filter 0, then (grey 0, alpha) per pixel
-  for (let y = 0, from = 3; y < height; y++) {
-    for (let to = y * stride + 2, end = to + 2 * width; to < end; to += 2, from += 4) rows[to] = data[from];
+  // The Adler-32 of the rows, from their ink alone: a is 1 and the sum of the bytes, b the sum of every
+  // a along the way, so a byte k from the end (1 for the last) adds k times itself to b.
+  let sum = 0;
+  let weighted = 0;
+  // Where each row's ink starts and ends, in the rows' bytes (-1 for a row without any).
+  const first = new Int32Array(height).fill(-1);
+  const last = new Int32Array(height).fill(-1);
+  const { data, width: boxWidth, height: boxHeight } = pixels;
+  for (let y = 0, from = 3; y < boxHeight; y++) {
+    let start = -1;
+    let stop = -1;
+    for (let to = (top + y) * stride + 2 + 2 * left, end = to + 2 * boxWidth; to < end; to += 2, from += 4) {
+      const alpha = data[from];
+      if (alpha !== 0) {
+        rows[to] = alpha;
+        sum += alpha;
+        weighted += alpha * (rows.length - to);
+        if (start < 0) start = to;
+        stop = to + 1;
+      }
+    }
+    first[top + y] = start;
+    last[top + y] = stop;
+    weighted %= ADLER_BASE; // exact: a row's products stay far below 2 ** 53
   }
+  const a = (1 + sum) % ADLER_BASE;
+  const b = (rows.length + weighted) % ADLER_BASE;
+  // Past the first row, a byte outside the ink of its row and of the row above is clear, as is the byte
+  // above it: a repeat of the row above, known without looking. Each row's span to be looked at (its ink
+  // and the row above's, as bytes of this row; -1 for none), and where the next one starts.
+  const spanFrom = new Int32Array(height).fill(-1);
+  const spanTo = new Int32Array(height).fill(-1);
+  const nextSpan = new Int32Array(height + 1).fill(rows.length);
+  for (let y = height - 1; y > 0; y--) {
+    const here = first[y] >= 0;
+    const above = first[y - 1] >= 0;
+    if (here || above) {
+      spanFrom[y] = Math.min(here ? first[y] : Infinity, above ? first[y - 1] + stride : Infinity);
+      spanTo[y] = Math.max(last[y], above ? last[y - 1] + stride : -1);
+      nextSpan[y] = spanFrom[y];
+    } else {
+      nextSpan[y] = nextSpan[y + 1];
+    }
+  }
+  const repeatsUntil = (i) => {
+    const y = Math.floor(i / stride);
+    if (y === 0 || (i >= spanFrom[y] && i < spanTo[y])) return i;
+    return i < spanFrom[y] ? spanFrom[y] : nextSpan[y + 1];
+  };
   const header = new DataView(new ArrayBuffer(13));
   header.setUint32(0, width);
   header.setUint32(4, height);
@@ -176,7 +216,7 @@ export function inkPng({ data, width, height }) {
   const parts = [
     new Uint8Array(PNG_SIGNATURE),
     chunk('IHDR', new Uint8Array(header.buffer)),
-    chunk('IDAT', deflate(rows, [stride, MAX_MATCH, 2, 1])),
+    chunk('IDAT', deflate(rows, [stride, MAX_MATCH, 2, 1], ((b << 16) | a) >>> 0, repeatsUntil)),
     chunk('IEND', new Uint8Array()),
   ];
   const png = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));

@@ -10,13 +10,16 @@ to half a second; the figures to compare are `python -m benchmarks.penup`'s.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
-from app.nn.preprocess import preprocess
+from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, MIN_INK_ALPHA, preprocess
+from app.nn.strokes import PAD_SIZE, PEN_WIDTH
 from app.web.decoding import decode_image
 from tests.browser.drawing import (
     RECORD_GUESSES,
@@ -112,7 +115,8 @@ def test_a_pen_that_rests_until_its_guess_is_shown_lifts_without_asking_again(de
 
 def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: tuple[Page, Watch]) -> None:
     """The page's own PNG encoder against Chromium's, on the same pixels: the same alpha, so the same
-    input for the network, and small."""
+    input for the network, and small. Given only a box around the ink, as the pad reads it back, it
+    writes the same image as from the whole canvas, whether the box has room around the ink or none."""
     page, _ = desktop
     encoded = page.evaluate(
         """async (strokes) => {
@@ -134,15 +138,29 @@ def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: 
             for (const byte of bytes) text += String.fromCharCode(byte);
             return btoa(text);
           };
-          const ours = new Blob([inkPng(ctx.getImageData(0, 0, 280, 280))]);
+          const whole = ctx.getImageData(0, 0, 280, 280);
+          let [left, top, right, bottom] = [280, 280, 0, 0]; // the ink's own box
+          for (let i = 3; i < whole.data.length; i += 4) {
+            if (whole.data[i] === 0) continue;
+            const x = ((i - 3) / 4) % 280, y = Math.floor((i - 3) / 4 / 280);
+            [left, right] = [Math.min(left, x), Math.max(right, x + 1)];
+            [top, bottom] = [Math.min(top, y), Math.max(bottom, y + 1)];
+          }
+          const box = (margin) => {
+            const [x0, y0] = [Math.max(0, left - margin), Math.max(0, top - margin)];
+            const [x1, y1] = [Math.min(280, right + margin), Math.min(280, bottom + margin)];
+            const pixels = ctx.getImageData(x0, y0, x1 - x0, y1 - y0);
+            return new Blob([inkPng({ pixels, left: x0, top: y0, width: 280, height: 280 })]);
+          };
+          const ours = new Blob([inkPng({ pixels: whole, left: 0, top: 0, width: 280, height: 280 })]);
           const chromium = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
-          return [await base64(ours), await base64(chromium)];
+          return Promise.all([ours, chromium, box(0), box(5)].map(base64));
         }""",
         [DIGIT_STROKES[8][0], DIGIT_STROKES[8][1], DIGIT_STROKES[2][0]],
     )
     import base64
 
-    ours, chromium = (base64.b64decode(text) for text in encoded)
+    ours, chromium, tight, roomy = (base64.b64decode(text) for text in encoded)
     assert len(ours) <= 20_000
     image = Image.open(io.BytesIO(ours))
     assert (image.format, image.mode, image.size) == ("PNG", "LA", (280, 280))
@@ -151,6 +169,77 @@ def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: 
     np.testing.assert_array_equal(ours_pixels[:, :, 1], chromium_pixels[:, :, 3])
     assert not ours_pixels[:, :, 0].any()
     np.testing.assert_array_equal(preprocess(ours_pixels).bits, preprocess(chromium_pixels).bits)
+    for boxed in (tight, roomy):
+        assert idat_rows(boxed) == idat_rows(ours)
+        np.testing.assert_array_equal(decode_image(boxed), ours_pixels)
+
+
+def idat_rows(png: bytes) -> bytes:
+    """A PNG's image data inflated, its zlib checksum checked."""
+    data, pos = b"", 8
+    while pos < len(png):
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        if kind == b"IDAT":
+            data += png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return zlib.decompress(data)
+
+
+def test_the_pad_reads_back_a_box_that_holds_all_of_its_ink(desktop: tuple[Page, Watch]) -> None:
+    """The pad reads back only a box around its ink, and encodes from it the very image its whole
+    canvas gives: with a stroke run off its edge, a dot, and the eraser's rubbing, which adds no ink."""
+    page, _ = desktop
+    page.evaluate(
+        """async ([size, penWidth, inkAlpha, minExtent, minExtentPx]) => {
+          const { DrawingPad } = await import('/static/js/pad.js');
+          const canvas = document.createElement('canvas');
+          canvas.style.cssText = 'position: fixed; left: 20px; top: 20px; width: 200px; height: 200px; z-index: 9';
+          document.body.append(canvas);
+          window.testPad = new DrawingPad(canvas, { size, penWidth, inkAlpha, minExtent, minExtentPx });
+          const read = CanvasRenderingContext2D.prototype.getImageData;
+          CanvasRenderingContext2D.prototype.getImageData = function (...args) {
+            window.readBack = { canvas: this.canvas, args };
+            return read.apply(this, args);
+          };
+        }""",
+        [PAD_SIZE, PEN_WIDTH, MIN_INK_ALPHA, MIN_EXTENT, MIN_EXTENT_PX],
+    )
+
+    def stroke(*points: tuple[float, float]) -> None:
+        page.mouse.move(20 + 200 * points[0][0], 20 + 200 * points[0][1])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(20 + 200 * x, 20 + 200 * y)
+        page.mouse.up()
+
+    stroke((0.4, 0.5), (0.7, 0.45), (1.3, 0.55))  # off the right edge
+    stroke((0.02, 0.3))  # a dot by the left edge
+    page.evaluate("window.testPad.tool = 'eraser'")
+    stroke((0.5, 0.35), (0.5, 0.65))
+    encoded = page.evaluate(
+        """async () => {
+          const { inkPng } = await import('/static/js/api.js');
+          const ink = window.testPad.snapshot();
+          const { canvas, args } = window.readBack;
+          const whole = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+          const base64 = (bytes) => btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join(''));
+          return {
+            box: args, size: [ink.width, ink.height],
+            boxed: base64(inkPng(ink)),
+            whole: base64(inkPng({ pixels: whole, left: 0, top: 0, width: canvas.width, height: canvas.height })),
+          };
+        }"""
+    )
+    import base64
+
+    left, top, width, height = encoded["box"]
+    assert encoded["size"] == [PAD_SIZE, PAD_SIZE]
+    assert left == 0 and left + width == PAD_SIZE  # from the dot to the edge the stroke ran off
+    assert top > 0 and top + height < PAD_SIZE  # but not all of the pad's height: a box, not the canvas
+    boxed, whole = (base64.b64decode(encoded[key]) for key in ("boxed", "whole"))
+    assert idat_rows(boxed) == idat_rows(whole)
+    alpha = decode_image(whole)[:, :, 1]
+    assert alpha[top : top + height].any() and not alpha[: top + 1].any() and not alpha[top + height - 1 :].any()
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
@@ -241,7 +330,7 @@ def test_the_network_view_draws_an_answer_once_its_guess_is_painted(desktop: tup
             if (digit === 7) { ctx.moveTo(80, 60); ctx.lineTo(200, 60); ctx.lineTo(120, 230); }
             else { ctx.moveTo(140, 50); ctx.lineTo(140, 230); }
             ctx.stroke();
-            return ctx.getImageData(0, 0, 280, 280);
+            return { pixels: ctx.getImageData(0, 0, 280, 280), left: 0, top: 0, width: 280, height: 280 };
           };
           const model = await describeModel(document.getElementById('model').value);
           const one = await predict(drawn(1), { model: model.name });
