@@ -96,8 +96,8 @@ export class DrawingPad extends EventTarget {
   /**
    * The drawing at the network's size: null when there is no digit on it, else its ink: the pixels
    * (ImageData) of a box that holds all of it, where that box lies, and the size of the whole image,
-   * which is clear outside the box. Only the box is read back from the canvas: reading all of it took
-   * most of the time from pen-up to sending.
+   * which is clear outside the box. Only the box is read back from the canvas, and only the box is
+   * what the encoder looks at.
    * @returns {{pixels: ImageData, left: number, top: number, width: number, height: number} | null}
    */
   snapshot() {
@@ -217,8 +217,8 @@ function drawStroke(ctx, stroke, w, h, penWidth, from = 0) {
 
 /**
  * A box, in whole pixels of a width x height image, that holds all the ink the strokes leave: around
- * the pencil's points, as far as its round tip reaches and a pixel of smoothing beyond (the eraser only
- * takes ink away). Null when there is none.
+ * the pencil's points, as far as its round tip reaches and two pixels beyond for its smoothing (the
+ * eraser only takes ink away). Null when there is none.
  */
 function inkBox(strokes, width, height, penPx) {
   let left = Infinity;
