@@ -9,6 +9,7 @@ to half a second; the figures to compare are `python -m benchmarks.penup`'s.
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
@@ -158,8 +159,6 @@ def test_the_page_posts_its_ink_as_the_browser_would_encode_the_canvas(desktop: 
         }""",
         [DIGIT_STROKES[8][0], DIGIT_STROKES[8][1], DIGIT_STROKES[2][0]],
     )
-    import base64
-
     ours, chromium, tight, roomy = (base64.b64decode(text) for text in encoded)
     assert len(ours) <= 20_000
     image = Image.open(io.BytesIO(ours))
@@ -230,8 +229,6 @@ def test_the_pad_reads_back_a_box_that_holds_all_of_its_ink(desktop: tuple[Page,
           };
         }"""
     )
-    import base64
-
     left, top, width, height = encoded["box"]
     assert encoded["size"] == [PAD_SIZE, PAD_SIZE]
     assert left == 0 and left + width == PAD_SIZE  # from the dot to the edge the stroke ran off
