@@ -30,9 +30,10 @@ from app.core.process import one_blas_thread
 from app.nn.data import load_pen_digits
 from app.nn.network import load_model
 from app.nn.strokes import PAD_SIZE, render_strokes
+from app.nn.writing import GAPS, number_drawing
 from app.web.predictions import _answer_number, _answer_one
 from benchmarks.common import add_malloc_option, describe_machine, fmt_time, interleaved, table, tune_malloc
-from tests.factories import GAPS, TEST_DATA_DIR, make_settings, number_drawing, png_bytes
+from tests.factories import TEST_DATA_DIR, make_settings, png_bytes
 
 SAMPLES = 50
 SEED = 2026

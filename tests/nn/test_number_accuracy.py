@@ -19,7 +19,8 @@ from app.nn.data import load_pen_digits
 from app.nn.network import Network, load_model
 from app.nn.preprocess import preprocess
 from app.nn.segment import segment
-from tests.factories import GAPS, TEST_DATA_DIR, number_drawing
+from app.nn.writing import GAPS, number_drawing
+from tests.factories import TEST_DATA_DIR
 
 NUMBERS = 500
 SEED = 2026

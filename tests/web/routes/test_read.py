@@ -12,13 +12,12 @@ from PIL import Image
 from app.nn.data import load_pen_digits
 from app.nn.segment import MAX_DIGITS
 from app.nn.strokes import render_strokes
+from app.nn.writing import GAPS, number_drawing
 from tests.factories import (
     DIGIT_STROKES,
-    GAPS,
     TEST_DATA_DIR,
     assert_error,
     digit_png,
-    number_drawing,
     pad_number,
     png_bytes,
 )
