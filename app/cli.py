@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
     index.set_defaults(run=_index)
 
+    judge = commands.add_parser(
+        "fit-judge",
+        help="fit each model's piece judge (how a number is cut into digits) to numbers written with pen digits, "
+        "and record it in SHA256SUMS",
+    )
+    judge.add_argument("models", nargs="*", help="model names or files (default: every model in the model directory)")
+    judge.add_argument("--pendigits", type=Path, required=True, help="UCI pendigits-orig.tra(.gz) of pen-stroke digits")
+    judge.add_argument("--numbers", type=int, default=6000, help="numbers to write and fit to (default: %(default)s)")
+    judge.add_argument("--seed", type=int, default=0)
+    judge.set_defaults(run=_fit_judge)
+
     manifest = commands.add_parser("manifest", help="record the SHA-256 of every model file the server will trust")
     manifest.add_argument("folder", nargs="?", type=Path, help="folder of model files (default: the model directory)")
     manifest.set_defaults(run=_manifest)
@@ -477,6 +488,54 @@ def _pack_mnist(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def _fit_judge(args: argparse.Namespace) -> int:
+    from app.config import get_settings
+    from app.nn.data import DataError, load_pendigits
+    from app.nn.judge import judge_path
+    from app.nn.judge_fit import fit_for
+    from app.nn.manifest import write_manifest
+    from app.nn.network import ModelFileError, load_model
+    from app.nn.stimuli import index_paths_for
+
+    if args.numbers < 1:
+        print("digitpad: --numbers must be at least 1", file=sys.stderr)
+        return 2
+    paths = [resolve_model(name) for name in args.models] or index_paths_for(get_settings().model_dir)
+    if not paths:
+        print("digitpad: no model files to fit a judge for", file=sys.stderr)
+        return 2
+    try:
+        pen_digits = load_pendigits(args.pendigits)
+    except DataError as exc:
+        print(f"digitpad: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in paths:
+        try:
+            model = load_model(path, judge=False)  # a judge there may be of the model before it was retrained
+        except ModelFileError as exc:
+            status = 1
+            print(f"digitpad: {exc}", file=sys.stderr)
+            continue
+        print(f"{path.name}: writing {args.numbers} numbers and weighing their pieces...", file=sys.stderr)
+
+        def written(count: int) -> None:
+            if count % 1000 == 0 or count == args.numbers:
+                print(f"  {count} of {args.numbers} numbers", file=sys.stderr)
+
+        try:
+            fitted = fit_for(path, model.network, pen_digits, args.numbers, args.seed, written)
+        except ValueError as exc:
+            print(f"digitpad: {exc}", file=sys.stderr)
+            return 2
+        where = judge_path(path)
+        fitted.judge.save(where)
+        write_manifest(path.parent, [where.name])
+        report = ", ".join(f"{key} {value}" for key, value in fitted.report.items())
+        print(f"wrote {where} ({where.stat().st_size / 1e3:.0f} KB): {report}")
+    return status
 
 
 def _manifest(args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ def read_number(
     """
     start = time.perf_counter()
     try:
-        digits = segment(image, model.network.predict_proba, max_digits)
+        digits = segment(image, model.network.classify, max_digits, model.judge)
     except BlankDrawing as exc:
         raise EmptyDrawing(str(exc)) from exc
     except TooManyDigits as exc:

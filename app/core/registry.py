@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.config import Settings
 from app.core.errors import UnknownModel
@@ -13,6 +14,7 @@ from app.core.explanations import StimulusSource
 from app.core.trained import TrainedModels
 from app.nn import manifest
 from app.nn.data import DataError, bundled_mnist
+from app.nn.judge import judge_for, judge_path
 from app.nn.network import Model, ModelFileError, load_model
 from app.nn.stimuli import StimulusIndex, StimulusIndexError, index_path, load_index, source_digest
 
@@ -36,16 +38,33 @@ class ModelRegistry:
             path = settings.model_dir / f"{name}.npz"
             try:
                 manifest.verify(path)  # before parsing: a file that fails its sum is never read
-                registry.models[name] = load_model(path)
+                registry.models[name] = load_model(path, judge=False)
             except ModelFileError as exc:
                 registry.failures[name] = str(exc)
                 logger.error("Model %s not loaded from %s: %s", name, path, exc)
+                continue
+            registry._load_judge(name, path)
         registry._load_indexes(settings)
         if settings.default_model not in settings.models:
             registry.failures[settings.default_model] = (
                 f"The default model {settings.default_model!r} is not among DIGITPAD_MODELS."
             )
         return registry
+
+    def _load_judge(self, name: str, path: Path) -> None:
+        """A model's piece judge, verified against the manifest first. A model without one reads numbers
+        without it; one that fails its sum, is unreadable or was fitted to another model file makes the
+        server not ready, naming the file, and the model reads numbers without it."""
+        where = judge_path(path)
+        if not where.is_file():
+            logger.warning("Model %s has no piece judge at %s: it reads numbers without one.", name, where)
+            return
+        try:
+            manifest.verify(where)
+            self.models[name].judge = judge_for(path)
+        except ModelFileError as exc:
+            self.failures[f"{name} judge"] = str(exc)
+            logger.error("Piece judge of model %s not loaded: %s", name, exc)
 
     def _load_indexes(self, settings: Settings) -> None:
         """Each loaded model's stimulus index. A model without one still serves (it shows no stimuli); an

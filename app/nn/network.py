@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.nn import fused
 from app.nn.files import UNREADABLE, load_with_meta, save_arrays
 from app.nn.layers import DTYPE, LAYER_TYPES, Array, Layer, softmax
+
+if TYPE_CHECKING:
+    from app.nn.judge import PieceJudge
 
 FORMAT = "digitpad-model"
 FORMAT_VERSION = 1
@@ -187,6 +190,17 @@ class Network:
         """Probabilities (B, 10) for a batch of 28x28 inputs, shaped (B, 28, 28) or (B, 28, 28, 1)."""
         return softmax(self.forward(self._as_batch(x)))
 
+    def classify(self, x: Array) -> tuple[Array, Array]:
+        """Probabilities (B, 10) for a batch, as `predict_proba` gives them, and what the output layer reads
+        of each input: its last hidden layer's activations (B, units), or the pixels (B, 784) of a network
+        with no hidden layer."""
+        batch = self._as_batch(x)
+        hidden = self.visible[-2]
+        if hidden.index < 0:
+            return softmax(self.forward(batch)), batch.reshape(len(batch), -1)
+        logits, outputs = fused.trace(self._fused_steps(), batch, {hidden.index})
+        return softmax(logits), outputs[hidden.index].reshape(len(batch), -1)
+
     def trace(self, x: Array) -> tuple[Array, list[tuple[LayerInfo, Array]]]:
         """One input (28, 28): its probabilities and every visible layer's activations."""
         return self.trace_all(x[None])[0]
@@ -259,6 +273,7 @@ class Model:
     network: Network
     meta: dict[str, Any]
     path: Path | None = None
+    judge: PieceJudge | None = None  # how numbers' pieces are weighed (`app.nn.judge`), when fitted
 
     @property
     def name(self) -> str:
@@ -276,8 +291,9 @@ class Model:
         save_arrays(path, self.network.state(), meta)
 
 
-def load_model(path: str | Path) -> Model:
-    """Load a model file without unpickling anything."""
+def load_model(path: str | Path, judge: bool = True) -> Model:
+    """Load a model file without unpickling anything, with the piece judge beside it unless `judge` is
+    False."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
@@ -298,4 +314,8 @@ def load_model(path: str | Path) -> Model:
         network.load_state(arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"Model file {path} does not match its own architecture ({exc}).") from exc
-    return Model(network, meta, path)
+    if not judge:
+        return Model(network, meta, path)
+    from app.nn.judge import judge_for  # the judge is built of this module's layers and errors
+
+    return Model(network, meta, path, judge_for(path))

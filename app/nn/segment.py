@@ -10,6 +10,8 @@ cut where the network agrees best. The candidate cuts are the paths from top
 to bottom that cross the least ink (through the one stroke two touching digits share, around the one
 that leans into the other), and every piece between two cuts is read in one more batch; the cuts
 chosen make the most probable digits, each cut through more than one stroke counting against it.
+With a judge fitted to the network (`app.nn.judge`), how likely each piece is one whole digit, and not
+two digits or a part of one, weighs in too, both in whether to try cuts and in which to keep.
 
 The network comes in as `classify`, so this module knows nothing of models or the web, and nothing
 here is random: the same drawing always gives the same digits.
@@ -23,9 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.nn.judge import PieceJudge
 from app.nn.preprocess import MIN_EXTENT, MIN_EXTENT_PX, BlankDrawing, InkLayer, Preprocessed, from_crop, preprocess
 
-Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) bits of 0/1 -> (N, 10) probabilities
+# (N, 28, 28) bits of 0/1 -> (N, 10) probabilities, and (N, units) of what the network's output layer
+# reads (`Network.classify`): the judge's features.
+Classify = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 MAX_DIGITS = 12  # the most digits one drawing may hold
 # The ink is labelled on a grid of at most this many pixels (large photos on a coarser one).
 MAX_GRID_PIXELS = 1_000_000
@@ -35,20 +40,27 @@ TALL = 0.5  # ink at least this tall is a digit, or the body of one; shorter ink
 DOT = 0.25  # a stroke smaller than this both ways, far from any digit, is a stray dot: dropped
 REACH = 0.35  # a stroke whose ink comes this close to a digit's ink is part of it
 MAX_STROKES = 200  # short strokes looked at (the largest): the rest of a noisy image's specks are dropped
-# A piece that passes for one digit this well (see `digit_fit`: the log of its top probability, less
-# a penalty for being unusually wide) is read as it is; one that does not may be digits that touch.
+# A piece that passes for one digit this well (see `_fitness`: the log of its top probability, less a
+# penalty for being unusually wide, and the judge's say) is read as it is; one that does not may be
+# digits that touch.
 SURE = math.log(0.9)
+# With a judge the bar is lower: it doubts two digits read as one, and a piece it doubts less is
+# one digit often enough that cutting it only costs time (fewer cuts tried, the same numbers read).
+JUDGED_SURE = math.log(0.4)
 THREE_WIDE = 1.3  # a piece narrower than this is cut in two at most: three digits touching are wider
-TWO_WIDE = 0.8  # and a piece narrower than this is one digit, however unsure: two touching digits are wider
+TWO_WIDE = 0.7  # and a piece narrower than this is one digit, however unsure: two touching digits are wider
 MIN_PART = 0.1  # a cut leaves at least this much width on either side
 FULL = 0.75  # a piece a cut leaves is at least this share as tall as what it was cut from
 CUT_EVERY = 0.1  # cut paths start this far apart across a piece...
 BAND = 0.15  # ...and stray at most this far either side of where they start
 STEP = 0.25  # what a cut's path pays to move a column sideways, against 1 for each pixel of ink it crosses
-MAX_CUTS = 5  # the cuts crossing the fewest strokes (then the least ink) that are tried in one piece
+MAX_CUTS = 8  # the cuts crossing the fewest strokes (then the least ink) that are tried in one piece
 # A cut through more strokes than one (two digits touching share one) is this much less likely for
 # each stroke more: a cut across a 0 crosses two. Weighed against the digits' probabilities.
 EXTRA_STROKE_ODDS = 0.1
+# How much the judge's log-probability that a piece is one whole digit weighs beside the log-probability
+# of the digit the network reads in it.
+JUDGE_WEIGHT = 2.0
 
 
 class TooManyDigits(ValueError):
@@ -106,7 +118,9 @@ class _Ink:
         return _Ink(self.xs[keep], self.ys[keep]) if keep.any() else None
 
 
-def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS) -> list[Digit]:
+def segment(
+    image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS, judge: PieceJudge | None = None
+) -> list[Digit]:
     """A drawing (any form `preprocess` reads) -> its digits, left to right.
 
     Raises BlankDrawing when no digit is there, TooManyDigits past `max_digits`.
@@ -129,32 +143,65 @@ def segment(image: np.ndarray, classify: Classify, max_digits: int = MAX_DIGITS)
     # it is too small for that: `preprocess` measures a digit against the longer side, and on a wide
     # pad the first strokes of a number are digit enough against its height.
     inputs = [_whole(img, ink, digits[0])] if whole else [_piece_input(ink, d) for d in digits]
-    probs = classify(np.stack([p.bits for p in inputs]))
-    fit = digit_fit(probs, np.array([d.width / d.height for d in digits]))
+    probs, hidden = classify(np.stack([p.bits for p in inputs]))
+    fit = _fitness(probs, hidden, digits, h, judge)
     found: list[tuple[_Ink, Preprocessed, np.ndarray]] = []
-    unsure: list[tuple[_CutPlan, Preprocessed, np.ndarray]] = []
+    unsure: list[tuple[_CutPlan, Preprocessed, np.ndarray, float]] = []
+    sure = SURE if judge is None else JUDGED_SURE
     for digit, pre, p, f in zip(digits, inputs, probs, fit, strict=True):
-        plan = _cut_plan(digit, h) if f < SURE and digit.width >= TWO_WIDE * h else None
+        plan = _cut_plan(digit, h) if f < sure and digit.width >= TWO_WIDE * h else None
         if plan is None or len(plan.pieces) == 1:
             found.append((digit, pre, p))
         else:
-            unsure.append((plan, pre, p))
+            unsure.append((plan, pre, p, float(f)))
     if unsure:
         # Pieces that might be digits touching: every way of cutting them, in one more batch.
-        extra = [piece for plan, _, _ in unsure for piece in plan.pieces[1:]]
+        extra = [piece for plan, _, _, _ in unsure for piece in plan.pieces[1:]]
         extra_inputs = [_piece_input(ink, piece) for piece in extra]
-        extra_probs = classify(np.stack([p.bits for p in extra_inputs]))
+        extra_probs, extra_hidden = classify(np.stack([p.bits for p in extra_inputs]))
+        extra_fit = _fitness(extra_probs, extra_hidden, extra, h, judge)
         start = 0
-        for plan, pre, p in unsure:
+        for plan, pre, p, f in unsure:
             count = len(plan.pieces) - 1
             plan_inputs = [pre, *extra_inputs[start : start + count]]
             plan_probs = np.concatenate([p[None], extra_probs[start : start + count]])
-            found += [(plan.pieces[i], plan_inputs[i], plan_probs[i]) for i in plan.best(plan_probs)]
+            plan_fit = np.concatenate([[f], extra_fit[start : start + count]])
+            found += [(plan.pieces[i], plan_inputs[i], plan_probs[i]) for i in plan.best(plan_fit)]
             start += count
     if len(found) > max_digits:
         raise TooManyDigits(len(found), max_digits)
     found.sort(key=lambda item: item[0].centre_x)
     return [Digit(piece.box(), pre, p) for piece, pre, p in found]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A piece of a drawing that `segment` weighs as a digit: its pixels and what the network sees of it."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    width: int
+    height: int
+    input: Preprocessed
+
+
+def candidates(image: np.ndarray, max_digits: int = MAX_DIGITS) -> tuple[float, list[Candidate]]:
+    """The number's digit height and every piece `segment` may weigh in a drawing, whatever the network
+    makes of them: each digit found, and in one wide enough to hold two, every piece between the cuts it
+    would try. What a judge is fitted to (`app.nn.judge_fit`). Raises as `segment` does."""
+    ink = InkLayer(np.asarray(image))
+    strokes = [_Ink(xs, ys) for xs, ys in connected_ink(ink.mask)]
+    if not strokes:
+        raise BlankDrawing("The drawing has no ink.")
+    min_extent = max(MIN_EXTENT_PX, MIN_EXTENT * min(ink.mask.shape))
+    digits = [d for d in _group(strokes, max_digits) if max(d.width, d.height) >= min_extent]
+    if not digits:
+        raise BlankDrawing("The ink is too small to be a digit.")
+    h = _digit_height(digits)
+    pieces = [
+        piece for digit in digits for piece in (_cut_plan(digit, h).pieces if digit.width >= TWO_WIDE * h else [digit])
+    ]
+    return h, [Candidate(p.xs, p.ys, p.width, p.height, _piece_input(ink, p)) for p in pieces]
 
 
 # --- connected ink ---
@@ -333,6 +380,19 @@ def digit_fit(probs: np.ndarray, aspects: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(probs.max(axis=1), 1e-12)) - 0.5 * wide**2
 
 
+def _fitness(
+    probs: np.ndarray, hidden: np.ndarray, pieces: list[_Ink], h: float, judge: PieceJudge | None
+) -> np.ndarray:
+    """How well each piece passes for one digit: `digit_fit`, plus JUDGE_WEIGHT times the log of the
+    judge's probability that it is one whole digit, when there is a judge."""
+    widths = np.array([p.width for p in pieces], np.float64)
+    heights = np.array([p.height for p in pieces], np.float64)
+    fit = digit_fit(probs, widths / heights)
+    if judge is not None:
+        fit = fit + JUDGE_WEIGHT * judge.log_whole(probs, hidden, widths, heights, h)
+    return fit
+
+
 @dataclass(frozen=True)
 class _CutPlan:
     """A digit-sized piece of ink and the ways of cutting it: `pieces[i]` lies between cuts
@@ -342,11 +402,11 @@ class _CutPlan:
     spans: list[tuple[int, int]]
     crossings: list[int]  # strokes each cut crosses, by edge index (0 for the ink's own edges)
 
-    def best(self, probs: np.ndarray) -> list[int]:
-        """The pieces (indices into `pieces`) of the most probable way to cut, left to right."""
+    def best(self, gain: np.ndarray) -> list[int]:
+        """The pieces (indices into `pieces`) of the most probable way to cut, left to right, from how
+        well each piece passes for one digit (`_fitness`)."""
         if len(self.pieces) == 1:
             return [0]
-        gain = digit_fit(probs, np.array([p.width / p.height for p in self.pieces]))
         cost = [max(n - 1, 0) * math.log(EXTRA_STROKE_ODDS) for n in self.crossings]
         last = len(self.crossings) - 1
         score: dict[int, tuple[float, list[int]]] = {

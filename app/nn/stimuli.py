@@ -24,6 +24,7 @@ import numpy as np
 
 from app.nn import explain
 from app.nn.files import UNREADABLE, load_with_meta, save_arrays
+from app.nn.judge import SUFFIX as JUDGE_SUFFIX
 from app.nn.layers import DTYPE, Array, softmax
 from app.nn.network import LayerInfo, Model, Network
 
@@ -321,8 +322,12 @@ class IndexResult:
 
 
 def index_paths_for(folder: Path) -> list[Path]:
-    """The model files of a folder (not their indexes, nor files being written)."""
-    return sorted(p for p in folder.glob("*.npz") if not p.name.endswith(SUFFIX) and not p.name.endswith(".tmp.npz"))
+    """The model files of a folder (not their indexes or judges, nor files being written)."""
+    return sorted(
+        p
+        for p in folder.glob("*.npz")
+        if not p.name.endswith((SUFFIX, JUDGE_SUFFIX)) and not p.name.endswith(".tmp.npz")
+    )
 
 
 def write_indexes(folder: Path, bits: Array, labels: Array) -> list[IndexResult]:

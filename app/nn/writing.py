@@ -13,6 +13,7 @@ import numpy as np
 from app.nn.data import PenDigit
 from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH, PEN_WIDTH, render_strokes
 
+PEN_WIDTHS = (0.06, 0.075, 0.09)  # pens numbers are written with, of the pad's height: the page's is 0.075
 # Gaps between neighbouring digits, as the horizontal distance between their inks in digit heights
 # (drawn from the range named): touching digits share ink, close ones almost do.
 GAPS = {"touching": (-0.04, -0.01), "close": (0.03, 0.08), "normal": (0.1, 0.3), "wide": (0.4, 0.8)}

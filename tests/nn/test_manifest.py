@@ -92,9 +92,12 @@ def test_digitpad_manifest_rewrites_the_sums(model_dir, capsys):
     (model_dir / MANIFEST).unlink()
     assert main(["manifest", str(model_dir)]) == 0
     indexes = {name.replace(".npz", ".stimuli.npz") for name in SHIPPED}
-    assert set(read_manifest(model_dir)) == set(SHIPPED) | indexes  # the stimulus indexes are vouched for too
+    judges = {path.name for path in model_dir.glob("*.judge.npz")}
+    assert "cnn.judge.npz" in judges
+    # the stimulus indexes and piece judges are vouched for too
+    assert set(read_manifest(model_dir)) == set(SHIPPED) | indexes | judges
     assert "mlp.npz" in capsys.readouterr().out
-    for name in (*SHIPPED, *indexes):
+    for name in (*SHIPPED, *indexes, *judges):
         verify(model_dir / name)
 
 

@@ -12,7 +12,8 @@ import pytest
 from app.config import MODEL_DIR
 from app.nn import segment as segment_module
 from app.nn.data import bundled_mnist
-from app.nn.network import Network, load_model
+from app.nn.judge import PieceJudge
+from app.nn.network import Model, Network, load_model
 from app.nn.preprocess import MIN_EXTENT, BlankDrawing, preprocess
 from app.nn.segment import ASPECT, MAX_DIGITS, TooManyDigits, aspect_statistics, connected_ink, segment
 from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH
@@ -24,12 +25,23 @@ SEVEN_CROSSED = [*DIGIT_STROKES[7], [(0.3, 0.52), (0.44, 0.52)]]  # the cross st
 
 
 @pytest.fixture(scope="module")
-def network() -> Network:
-    return load_model(MODEL_DIR / "cnn.npz").network
+def model() -> Model:
+    return load_model(MODEL_DIR / "cnn.npz")
 
 
-def read(image: np.ndarray, network: Network) -> str:
-    return "".join(str(int(d.probabilities.argmax())) for d in segment(image, network.predict_proba))
+@pytest.fixture(scope="module")
+def network(model: Model) -> Network:
+    return model.network
+
+
+@pytest.fixture(scope="module")
+def judge(model: Model) -> PieceJudge:
+    assert model.judge is not None, "the shipped cnn reads numbers with its piece judge"
+    return model.judge
+
+
+def read(image: np.ndarray, network: Network, judge: PieceJudge) -> str:
+    return "".join(str(int(d.probabilities.argmax())) for d in segment(image, network.classify, judge=judge))
 
 
 def pieces(image: np.ndarray) -> int:
@@ -133,9 +145,9 @@ def test_each_cut_path_is_the_cheapest_within_its_band(seed):
 # --- strokes -> digits ---
 
 
-def test_separate_digits_are_read_left_to_right_with_their_boxes(network):
+def test_separate_digits_are_read_left_to_right_with_their_boxes(network, judge):
     image = pad_number((DIGIT_STROKES[5], 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05), (DIGIT_STROKES[8], 1.2, 0.1))
-    digits = segment(image, network.predict_proba)
+    digits = segment(image, network.classify, judge=judge)
     assert [int(d.probabilities.argmax()) for d in digits] == [5, 2, 8]
     for digit in digits:
         x, y, w, h = digit.box
@@ -143,26 +155,26 @@ def test_separate_digits_are_read_left_to_right_with_their_boxes(network):
         assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any()  # tight
 
 
-def test_the_lifted_bar_of_a_5_joins_its_body(network):
+def test_the_lifted_bar_of_a_5_joins_its_body(network, judge):
     image = pad_number((FIVE_BAR + FIVE_BODY, 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05))
     assert pieces(image) == 3
-    digits = segment(image, network.predict_proba)
-    assert read(image, network) == "52"
+    digits = segment(image, network.classify, judge=judge)
+    assert read(image, network, judge) == "52"
     bar_top = int(np.nonzero(image[:, :100].any(axis=1))[0][0])
     assert digits[0].box[1] == bar_top  # the 5's box takes in its bar
 
 
-def test_a_cross_that_misses_the_stem_of_a_7_joins_it(network):
+def test_a_cross_that_misses_the_stem_of_a_7_joins_it(network, judge):
     image = pad_number((SEVEN_CROSSED, 0.0, 0.05), (DIGIT_STROKES[1], 0.55, 0.05))
     assert pieces(image) == 3
-    assert read(image, network) == "71"
+    assert read(image, network, judge) == "71"
 
 
-def test_digits_that_overlap_in_x_but_not_in_ink_stay_apart(network):
+def test_digits_that_overlap_in_x_but_not_in_ink_stay_apart(network, judge):
     image = pad_number((DIGIT_STROKES[7], 0.0, 0.0), (DIGIT_STROKES[0], 0.3, 0.3), scale=0.65)
     assert pieces(image) == 2
-    digits = segment(image, network.predict_proba)
-    assert read(image, network) == "70"
+    digits = segment(image, network.classify, judge=judge)
+    assert read(image, network, judge) == "70"
     assert x_overlap(digits[0].box, digits[1].box) > 5
 
 
@@ -177,11 +189,11 @@ def test_digits_that_overlap_in_x_but_not_in_ink_stay_apart(network):
         (((DIGIT_STROKES[1], 0.0, 0.1), (DIGIT_STROKES[7], 0.25, 0.1), (DIGIT_STROKES[3], 0.62, 0.1)), "173"),
     ],
 )
-def test_digits_that_touch_are_cut_apart(placed, text, network):
+def test_digits_that_touch_are_cut_apart(placed, text, network, judge):
     image = pad_number(*placed)
     assert pieces(image) == 1  # the inks touch
-    digits = segment(image, network.predict_proba)
-    assert read(image, network) == text
+    digits = segment(image, network.classify, judge=judge)
+    assert read(image, network, judge) == text
     cols = np.nonzero(image.any(axis=0))[0]
     (x0, _, _, _), (x1, _, w1, _) = digits[0].box, digits[-1].box
     assert x0 == cols[0] and x1 + w1 - 1 == cols[-1]  # between them the digits hold all the ink
@@ -189,34 +201,34 @@ def test_digits_that_touch_are_cut_apart(placed, text, network):
         assert a.box[0] < b.box[0] and a.box[0] + a.box[2] <= b.box[0] + b.box[2]
 
 
-def test_a_dot_near_a_digit_joins_it_and_a_stray_dot_far_off_is_dropped(network):
+def test_a_dot_near_a_digit_joins_it_and_a_stray_dot_far_off_is_dropped(network, judge):
     near = pad_number((DIGIT_STROKES[1], 0.2, 0.1), ([[(0.75, 0.9)]], 0.2, 0.1))
     assert pieces(near) == 2
-    [digit] = segment(near, network.predict_proba)
+    [digit] = segment(near, network.classify, judge=judge)
     x, _, w, _ = digit.box
     assert x + w - 1 == int(np.nonzero(near.any(axis=0))[0][-1])  # the box reaches the dot
     far = pad_number((DIGIT_STROKES[1], 0.0, 0.1), (DIGIT_STROKES[7], 0.25, 0.1), ([[(0.5, 0.5)]], 2.5, 0.0))
     assert pieces(far) == 2
-    digits = segment(far, network.predict_proba)
+    digits = segment(far, network.classify, judge=judge)
     assert len(digits) == 2
     assert max(d.box[0] + d.box[2] for d in digits) < 0.6 * far.shape[1]
 
 
-def test_the_order_is_left_to_right_whatever_order_the_strokes_came_in(network):
+def test_the_order_is_left_to_right_whatever_order_the_strokes_came_in(network, judge):
     ltr = pad_number((DIGIT_STROKES[3], 0.0, 0.1), (DIGIT_STROKES[9], 0.6, 0.1), (DIGIT_STROKES[6], 1.2, 0.1))
     rtl = pad_number((DIGIT_STROKES[6], 1.2, 0.1), (DIGIT_STROKES[9], 0.6, 0.1), (DIGIT_STROKES[3], 0.0, 0.1))
     np.testing.assert_array_equal(ltr, rtl)
-    assert read(ltr, network) == "396"
+    assert read(ltr, network, judge) == "396"
 
 
-def test_a_drawing_of_one_digit_is_read_whole_as_preprocess_reads_it(network):
+def test_a_drawing_of_one_digit_is_read_whole_as_preprocess_reads_it(network, judge):
     image = np.asarray(stroke_image(DIGIT_STROKES[4]))  # dark on white RGB, a 280x280 pad
-    [digit] = segment(image, network.predict_proba)
+    [digit] = segment(image, network.classify, judge=judge)
     np.testing.assert_array_equal(digit.input.bits, preprocess(image).bits)
     np.testing.assert_array_equal(digit.probabilities, network.predict_proba(preprocess(image).bits[None])[0])
 
 
-def test_a_digit_small_for_the_wide_pads_length_but_not_its_height_is_read(network):
+def test_a_digit_small_for_the_wide_pads_length_but_not_its_height_is_read(network, judge):
     """`preprocess` measures a digit against a drawing's longer side; a number's first strokes are
     measured against the wide pad's height, as the page measures them before it sends them."""
     height = NUMBER_PAD_HEIGHT
@@ -227,7 +239,7 @@ def test_a_digit_small_for_the_wide_pads_length_but_not_its_height_is_read(netwo
     assert MIN_EXTENT * height < extent < MIN_EXTENT * NUMBER_PAD_WIDTH
     with pytest.raises(BlankDrawing):
         preprocess(small)
-    [digit] = segment(small, network.predict_proba)
+    [digit] = segment(small, network.classify, judge=judge)
     assert digit.box[2:] == (width, tall)
     assert digit.input.bits.any()
 
@@ -235,13 +247,13 @@ def test_a_digit_small_for_the_wide_pads_length_but_not_its_height_is_read(netwo
 # --- limits and determinism ---
 
 
-def test_blank_and_speck_drawings_are_no_number(network):
+def test_blank_and_speck_drawings_are_no_number(network, judge):
     with pytest.raises(BlankDrawing, match="no ink"):
-        segment(np.zeros((160, 480), np.uint8), network.predict_proba)
+        segment(np.zeros((160, 480), np.uint8), network.classify, judge=judge)
     speck = np.zeros((160, 480), np.uint8)
     speck[80:82, 200:202] = 255
     with pytest.raises(BlankDrawing, match="too small"):
-        segment(speck, network.predict_proba)
+        segment(speck, network.classify, judge=judge)
 
 
 def ones(count: int) -> np.ndarray:
@@ -252,35 +264,35 @@ def ones(count: int) -> np.ndarray:
     )
 
 
-def test_up_to_the_limit_digits_are_read_and_more_are_refused(network):
-    assert read(ones(MAX_DIGITS), network) == "1" * MAX_DIGITS
+def test_up_to_the_limit_digits_are_read_and_more_are_refused(network, judge):
+    assert read(ones(MAX_DIGITS), network, judge) == "1" * MAX_DIGITS
     with pytest.raises(TooManyDigits) as error:
-        segment(ones(MAX_DIGITS + 1), network.predict_proba)
+        segment(ones(MAX_DIGITS + 1), network.classify, judge=judge)
     assert error.value.limit == MAX_DIGITS
-    assert read(ones(3), network) == "111"
+    assert read(ones(3), network, judge) == "111"
     with pytest.raises(TooManyDigits):
-        segment(ones(3), network.predict_proba, max_digits=2)
+        segment(ones(3), network.classify, max_digits=2, judge=judge)
 
 
-def test_the_same_drawing_gives_the_same_digits(network):
+def test_the_same_drawing_gives_the_same_digits(network, judge):
     image = pad_number((DIGIT_STROKES[2], 0.0, 0.1), (DIGIT_STROKES[3], 0.36, 0.1), (DIGIT_STROKES[0], 1.0, 0.1))
-    first = segment(image, network.predict_proba)
-    again = segment(image.copy(), network.predict_proba)
+    first = segment(image, network.classify, judge=judge)
+    again = segment(image.copy(), network.classify, judge=judge)
     assert [d.box for d in first] == [d.box for d in again]
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.input.bits, b.input.bits)
         np.testing.assert_array_equal(a.probabilities, b.probabilities)
 
 
-def test_the_classifier_sees_one_batch_when_no_digits_touch(network):
+def test_the_classifier_sees_one_batch_when_no_digits_touch(network, judge):
     batches = []
 
-    def classify(bits: np.ndarray) -> np.ndarray:
+    def classify(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batches.append(len(bits))
-        return network.predict_proba(bits)
+        return network.classify(bits)
 
     image = pad_number((DIGIT_STROKES[5], 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05), (DIGIT_STROKES[8], 1.2, 0.1))
-    segment(image, classify)
+    segment(image, classify, judge=judge)
     assert batches == [3]
 
 
@@ -294,9 +306,9 @@ def test_a_piece_too_narrow_for_two_digits_is_read_whole_however_unsure(network)
     unsure of (here every answer is a coin toss) is one digit, not cut into slivers."""
     batches = []
 
-    def unsure(bits: np.ndarray) -> np.ndarray:
+    def unsure(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batches.append(len(bits))
-        return np.full((len(bits), 10), 0.1)
+        return np.full((len(bits), 10), 0.1), np.zeros((len(bits), 0))
 
     image = pad_number((DIGIT_STROKES[1], 0.0, 0.05), (DIGIT_STROKES[7], 0.6, 0.05))
     assert len(segment(image, unsure)) == 2
@@ -308,10 +320,10 @@ def test_a_piece_too_narrow_for_two_digits_is_read_whole_however_unsure(network)
     assert len(batches) == 2
 
 
-def test_each_digit_is_what_preprocess_makes_of_it_alone(network):
+def test_each_digit_is_what_preprocess_makes_of_it_alone(network, judge):
     """A digit's input is `preprocess` of a drawing of that digit alone on the pad, bit for bit."""
     placed = [(DIGIT_STROKES[3], 0.0, 0.05), (DIGIT_STROKES[9], 0.6, 0.0), (DIGIT_STROKES[4], 1.2, 0.1)]
-    digits = segment(pad_number(*placed), network.predict_proba)
+    digits = segment(pad_number(*placed), network.classify, judge=judge)
     for digit, one in zip(digits, placed, strict=True):
         alone = pad_number(one)
         np.testing.assert_array_equal(digit.input.grey, preprocess(alone).grey)

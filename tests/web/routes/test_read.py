@@ -1,15 +1,21 @@
 """POST /api/read: a whole number in, each digit's box, guesses and (when asked) network view out; the
-same inputs as /api/predict, single digits read as /api/predict reads them, and its errors."""
+same inputs as /api/predict, single digits read as /api/predict reads them, its errors, and a model's
+piece judge missing, stale or tampered with."""
 
 from __future__ import annotations
 
 import base64
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.config import MODEL_DIR
+from app.nn import manifest
 from app.nn.data import load_pen_digits
+from app.nn.judge import PieceJudge, judge_path, load_judge
 from app.nn.segment import MAX_DIGITS
 from app.nn.strokes import render_strokes
 from app.nn.writing import GAPS, number_drawing
@@ -177,3 +183,43 @@ def test_bad_requests(client):
     )
     assert_error(client.post("/api/read?top_k=11", content=png(numeral("12"))), 422, "invalid_request")
     assert_error(client.post("/api/read", json={"bits": "01"}), 422, "invalid_request")
+
+
+# --- the piece judge ---
+
+
+def _cnn_folder(tmp_path: Path, judge_sha256: str | None) -> Path:
+    """The cnn alone in a folder with its stimuli and, unless None, its judge recording `judge_sha256` as the
+    model file it was fitted to."""
+    for name in ("cnn.npz", "cnn.stimuli.npz"):
+        shutil.copy(MODEL_DIR / name, tmp_path / name)
+    if judge_sha256 is not None:
+        shipped = load_judge(judge_path(MODEL_DIR / "cnn.npz"))
+        judge = PieceJudge(shipped.mean, shipped.scale, shipped.hidden, shipped.output, judge_sha256, shipped.meta)
+        judge.save(judge_path(tmp_path / "cnn.npz"))
+    manifest.write_manifest(tmp_path)
+    return tmp_path
+
+
+def test_a_model_without_a_judge_is_ready_and_reads_numbers(make_client, tmp_path, caplog):
+    with make_client(model_dir=_cnn_folder(tmp_path, None), models=("cnn",)) as plain:
+        assert plain.get("/readyz").status_code == 200
+        response = plain.post("/api/read", content=png(numeral("2026")), headers={"Content-Type": "image/png"})
+    assert response.status_code == 200 and response.json()["text"] == "2026"
+    assert any("no piece judge" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_judge_of_another_model_file_or_that_fails_its_sum_is_refused_and_numbers_are_still_read(
+    make_client, tmp_path
+):
+    (tmp_path / "stale").mkdir()
+    (tmp_path / "tampered").mkdir()
+    stale = _cnn_folder(tmp_path / "stale", "0" * 64)
+    tampered = _cnn_folder(tmp_path / "tampered", manifest.sha256(MODEL_DIR / "cnn.npz"))
+    (tampered / "cnn.judge.npz").write_bytes((tampered / "cnn.judge.npz").read_bytes() + b"\0")
+    for folder, says in [(stale, "fitted to another model file"), (tampered, "does not match its SHA-256")]:
+        with make_client(model_dir=folder, models=("cnn",)) as refused:
+            ready = assert_error(refused.get("/readyz"), 503, "not_ready")
+            response = refused.post("/api/read", content=png(numeral("2026")), headers={"Content-Type": "image/png"})
+        assert "cnn.judge.npz" in ready["detail"] and says in ready["detail"]
+        assert response.status_code == 200 and response.json()["text"] == "2026"
