@@ -7,8 +7,8 @@ that reads what the network's last hidden layer makes of the piece, its ten log-
 piece's shape (how wide for its height, and both against the number's digit height). It is fitted by
 maximum likelihood with mini-batch SGD and momentum to the pieces the segmentation finds and cuts in
 numbers written with the strokes of the pendigits training writers, each labelled by whether it is one
-of the digits the number was written with (`app.nn.judge_fit`). `segment` adds the log of its answer to
-each piece's score, so it tries cuts where a piece is likely not one digit and keeps the cuts whose
+of the digits the number was written with (`app.nn.judge_fit`). `segment` adds the log of its answer,
+weighted, to each piece's score, so it tries cuts where a piece is likely not one digit and keeps the cuts whose
 pieces are likely digits.
 
 A judge reads one network's hidden layer, so it is kept beside that network's model file (`cnn.npz` ->
@@ -136,6 +136,8 @@ def load_judge(path: Path) -> PieceJudge:
     except KeyError as exc:
         raise ModelFileError(f"Piece judge {path} lacks its weights ({exc}).") from exc
     hidden, output = layers
+    if hidden.params["W"].ndim != 2:
+        raise ModelFileError(f"Piece judge {path} has weights of mismatched shapes.")
     features, units = hidden.params["W"].shape
     if not (
         mean.shape == scale.shape == (features,)

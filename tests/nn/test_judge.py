@@ -74,6 +74,7 @@ def test_a_saved_judge_reads_back_the_same_and_a_damaged_one_is_refused(tmp_path
         ({**meta, "format_version": 99}, arrays, "newer format"),
         (meta, {k: v for k, v in arrays.items() if k != "output.W"}, "lacks its weights"),
         (meta, {**arrays, "scale": arrays["scale"][:-1]}, "mismatched shapes"),
+        (meta, {**arrays, "hidden.W": arrays["hidden.W"].ravel()}, "mismatched shapes"),
     ]:
         save_arrays(path, broken_arrays, broken_meta)
         with pytest.raises(ModelFileError, match=says):

@@ -135,6 +135,7 @@ def test_dropout_is_off_when_predicting(bits):
     np.testing.assert_array_equal(net.predict_proba(bits[None]), net.predict_proba(bits[None]))
 
 
-def test_models_ship_in_the_repository_each_with_its_stimulus_index():
+def test_models_ship_in_the_repository_each_with_its_stimulus_index_and_piece_judge():
     names = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "model").glob("*.npz"))
-    assert names == [f"{m}{suffix}" for m in ("cnn", "logreg", "mlp") for suffix in (".npz", ".stimuli.npz")]
+    suffixes = (".judge.npz", ".npz", ".stimuli.npz")
+    assert names == [f"{m}{suffix}" for m in ("cnn", "logreg", "mlp") for suffix in suffixes]
