@@ -1,6 +1,6 @@
 """Numbers written with pen digits' strokes, as a person writes one on the wide pad: digits left to right
 at a pitch, with gaps from touching to wide, each a little larger or smaller, higher or lower. The number
-tests and benchmarks read them.
+tests and benchmarks read them, and the piece judges are fitted to them (`app.nn.judge_fit`).
 """
 
 from __future__ import annotations

@@ -31,9 +31,10 @@ async def read(
     activations: Annotated[bool, Query(description="Include every layer's activations for each digit.")] = False,
 ) -> Response:
     """The same bodies as `/api/predict`. The digits are found in the drawing (ink that touches is cut
-    where the network reads it best), each read like a single drawing, and given left to right with the
-    box of its ink. `bits`, the network's own 28x28 input, is one digit: it is read as it is. A drawing
-    with no digit is 422 `empty_drawing`; one with more than 12 is 422 `too_many_digits`."""
+    where its pieces are most likely digits, as the network and its piece judge weigh them), each read
+    like a single drawing, and given left to right with the box of its ink. `bits`, the network's own
+    28x28 input, is one digit: it is read as it is. A drawing with no digit is 422 `empty_drawing`; one
+    with more than 12 is 422 `too_many_digits`."""
     source = await read_drawing(request)
     try:
         answer = await answer_number(
