@@ -201,6 +201,25 @@ def test_digits_that_touch_are_cut_apart(placed, text, network, judge):
         assert a.box[0] < b.box[0] and a.box[0] + a.box[2] <= b.box[0] + b.box[2]
 
 
+def test_the_judge_cuts_apart_touching_pairs_the_network_alone_reads_as_one(network, judge):
+    """Every pair of the drawn digits written close enough that their inks touch: with the judge most are
+    read as the two digits; by the network's confidence and the digits' widths alone, far fewer are."""
+    touching = []
+    for a, b in itertools.product(range(10), repeat=2):
+        image = pad_number((DIGIT_STROKES[a], 0.0, 0.05), (DIGIT_STROKES[b], 0.4, 0.05), scale=0.9)
+        if pieces(image) == 1:
+            touching.append((f"{a}{b}", image))
+    assert len(touching) >= 40
+    judged = sum(read(image, network, judge) == text for text, image in touching)
+    alone = sum(
+        "".join(str(int(d.probabilities.argmax())) for d in segment(image, network.classify)) == text
+        for text, image in touching
+    )
+    report = {"pairs": len(touching), "with the judge": judged, "without": alone}
+    assert judged >= 0.75 * len(touching), report
+    assert judged >= alone + 10, report
+
+
 def test_a_dot_near_a_digit_joins_it_and_a_stray_dot_far_off_is_dropped(network, judge):
     near = pad_number((DIGIT_STROKES[1], 0.2, 0.1), ([[(0.75, 0.9)]], 0.2, 0.1))
     assert pieces(near) == 2
