@@ -127,17 +127,7 @@ def segment(
     """
     img = np.asarray(image)
     ink = InkLayer(img)
-    height, width = ink.mask.shape
-    strokes = [_Ink(xs, ys) for xs, ys in connected_ink(ink.mask)]
-    if not strokes:
-        raise BlankDrawing("The drawing has no ink.")
-    min_extent = max(MIN_EXTENT_PX, MIN_EXTENT * min(height, width))
-    digits = [d for d in _group(strokes, max_digits) if max(d.width, d.height) >= min_extent]
-    if not digits:
-        raise BlankDrawing("The ink is too small to be a digit.")
-    if len(digits) > max_digits:
-        raise TooManyDigits(len(digits), max_digits)
-    h = _digit_height(digits)
+    strokes, digits, h = _digits(ink, max_digits)
     whole = len(digits) == 1 and digits[0].size == sum(s.size for s in strokes)
     # A drawing that is all one digit is read whole, exactly as a drawing of a single digit is, unless
     # it is too small for that: `preprocess` measures a digit against the longer side, and on a wide
@@ -190,6 +180,16 @@ def candidates(image: np.ndarray, max_digits: int = MAX_DIGITS) -> tuple[float, 
     makes of them: each digit found, and in one wide enough to hold two, every piece between the cuts it
     would try. What a judge is fitted to (`app.nn.judge_fit`). Raises as `segment` does."""
     ink = InkLayer(np.asarray(image))
+    _, digits, h = _digits(ink, max_digits)
+    pieces = [
+        piece for digit in digits for piece in (_cut_plan(digit, h).pieces if digit.width >= TWO_WIDE * h else [digit])
+    ]
+    return h, [Candidate(p.xs, p.ys, p.width, p.height, _piece_input(ink, p)) for p in pieces]
+
+
+def _digits(ink: InkLayer, max_digits: int) -> tuple[list[_Ink], list[_Ink], float]:
+    """The drawing's connected strokes, the digits they make (those big enough to be one) and the digit
+    height. Raises BlankDrawing when no digit is there, TooManyDigits past `max_digits`."""
     strokes = [_Ink(xs, ys) for xs, ys in connected_ink(ink.mask)]
     if not strokes:
         raise BlankDrawing("The drawing has no ink.")
@@ -197,11 +197,9 @@ def candidates(image: np.ndarray, max_digits: int = MAX_DIGITS) -> tuple[float, 
     digits = [d for d in _group(strokes, max_digits) if max(d.width, d.height) >= min_extent]
     if not digits:
         raise BlankDrawing("The ink is too small to be a digit.")
-    h = _digit_height(digits)
-    pieces = [
-        piece for digit in digits for piece in (_cut_plan(digit, h).pieces if digit.width >= TWO_WIDE * h else [digit])
-    ]
-    return h, [Candidate(p.xs, p.ys, p.width, p.height, _piece_input(ink, p)) for p in pieces]
+    if len(digits) > max_digits:
+        raise TooManyDigits(len(digits), max_digits)
+    return strokes, digits, _digit_height(digits)
 
 
 # --- connected ink ---
