@@ -79,17 +79,20 @@ class PieceJudge:
         x = (features.astype(DTYPE) - self.mean) / self.scale
         return self.output.forward(self.relu.forward(self.hidden.forward(x)))
 
+    def log_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(N, 2) the logs of the probabilities of "not one digit" and "one whole digit"."""
+        z = self.logits(features).astype(np.float64)
+        return z - np.logaddexp(z[:, :1], z[:, 1:])
+
     def log_whole(
         self, probs: np.ndarray, hidden: np.ndarray, widths: np.ndarray, heights: np.ndarray, digit_height: float
     ) -> np.ndarray:
         """(N,) the log-probability that each piece is one whole digit."""
-        z = self.logits(piece_features(probs, hidden, widths, heights, digit_height)).astype(np.float64)
-        return z[:, 1] - np.logaddexp(z[:, 0], z[:, 1])
+        return self.log_probabilities(piece_features(probs, hidden, widths, heights, digit_height))[:, 1]
 
     def log_likelihood(self, features: np.ndarray, labels: np.ndarray) -> float:
         """The mean log-likelihood of labels (N,) of 0/1 under the judge."""
-        z = self.logits(features).astype(np.float64)
-        return float(np.mean(z[np.arange(len(labels)), labels] - np.logaddexp(z[:, 0], z[:, 1])))
+        return float(np.mean(self.log_probabilities(features)[np.arange(len(labels)), labels]))
 
     def save(self, path: Path) -> None:
         meta = {**self.meta, "format": FORMAT, "format_version": FORMAT_VERSION, "model_sha256": self.model_sha256}
