@@ -129,5 +129,5 @@ def fit_for(
     judge = fit_judge(pieces.features, pieces.labels, digest, seed=seed)
     report["log_likelihood"] = round(judge.log_likelihood(pieces.features, pieces.labels), 4)
     report["seconds"] = round(time.perf_counter() - start, 1)
-    fitted = PieceJudge(judge.mean, judge.scale, judge.hidden, judge.output, digest, {"fit": report, "seed": seed})
-    return JudgeFit(fitted, report)
+    judge.meta = {"fit": report, "seed": seed}
+    return JudgeFit(judge, report)
