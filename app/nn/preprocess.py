@@ -104,7 +104,7 @@ class InkLayer:
     strong (`at`, the values `ink_map` gives): the float arithmetic of a transparent canvas is done for
     the ink alone, not for every pixel of a wide pad."""
 
-    __slots__ = ("_alpha", "_ink", "_peak", "mask")
+    __slots__ = ("_alpha", "_ink", "_levels", "mask")
 
     def __init__(self, image: np.ndarray) -> None:
         img = np.asarray(image)
@@ -112,22 +112,32 @@ class InkLayer:
         self.mask: np.ndarray = mask
         self._alpha: np.ndarray | None = None
         self._ink: np.ndarray | None = None
-        self._peak = np.float32(1.0)
+        self._levels: np.ndarray | None = None
         if contrast is not None:
             self._ink = _normalise(_contrasted(contrast))
         elif mask.any():
             self._alpha = img[:, :, -1]
-            self._peak = (np.array([self._alpha[mask].max()], np.float32) / 255.0)[0]
+            # The strongest alpha of the image is the strongest of its ink: some of it is ink. Each of the
+            # 256 alphas' ink, as `ink_map`'s arithmetic has it, is then looked up, not computed per pixel.
+            peak = (np.array([_strongest_alpha(img)], np.float32) / 255.0)[0]
+            self._levels = _contrasted(_ALPHA_LEVELS / 255.0) / peak
 
     def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """The ink (float32 in [0, 1]) at these pixels, exactly as `ink_map` has it there."""
         if self._ink is not None:
             return self._ink[ys, xs]
-        if self._alpha is None:
+        if self._alpha is None or self._levels is None:
             return np.zeros(np.shape(ys), np.float32)
-        values = _contrasted(self._alpha[ys, xs].astype(np.float32) / 255.0)
-        values /= self._peak
-        return values
+        return self._levels[self._alpha[ys, xs]]
+
+    def crop(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+        """The ink (float32 in [0, 1], 0 where there is none) of every pixel in rows top to bottom and
+        columns left to right (exclusive), as a new array: `at` for all of them."""
+        if self._ink is not None:
+            return self._ink[top:bottom, left:right].copy()
+        if self._alpha is None or self._levels is None:
+            return np.zeros((bottom - top, right - left), np.float32)
+        return self._levels[self._alpha[top:bottom, left:right]]
 
 
 _ALPHA_LEVELS = np.arange(256, dtype=np.float32)
@@ -137,20 +147,33 @@ _ALPHA_INK_8BIT = int(np.argmax(_contrasted(_ALPHA_LEVELS / 255.0) > 0))
 MIN_INK_ALPHA = _ALPHA_INK_8BIT  # the least alpha (0-255) a transparent canvas's pixel needs to be ink
 
 
+def _alpha_words(img: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """An 8-bit image with alpha, each pixel's bytes adjacent (rows and pixels may lie apart: a view), as
+    little-endian words of 16 or 32 bits, one a pixel, whose top byte is its alpha, and that byte's shift;
+    None for other images. Comparing words then compares alphas without copying the channel out."""
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] in (2, 4) and img.strides[2] == 1:
+        channels = img.shape[2]
+        return img.view(f"<u{channels}")[:, :, 0], 8 * (channels - 1)
+    return None
+
+
+def _strongest_alpha(img: np.ndarray) -> int:
+    """The largest alpha (0-255) of an image with alpha."""
+    words = _alpha_words(img)
+    return int(words[0].max() >> words[1]) if words is not None else int(img[:, :, -1].max())
+
+
 def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(which pixels are ink, `_contrast` of the whole image or None when only the crop needs it).
 
     An 8-bit transparent canvas, what the page (grey + alpha) and most drawing programs (RGBA) send, is
-    tested on its alphas directly. Read as little-endian words of 16 or 32 bits, a pixel's alpha is the
-    top byte of its word, so comparing words compares alphas without copying the channel out.
+    tested on its alphas directly, as words (`_alpha_words`).
     """
-    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] in (2, 4):
-        channels = img.shape[2]
-        if img.strides[2] == 1:  # each pixel's bytes adjacent; rows and pixels may lie apart (a view)
-            shift = 8 * (channels - 1)
-            words = img.view(f"<u{channels}")[:, :, 0]
-            if words.min() < _ALPHA_VARIES_8BIT << shift:
-                return words >= _ALPHA_INK_8BIT << shift, None
+    alpha_words = _alpha_words(img)
+    if alpha_words is not None:
+        words, shift = alpha_words
+        if words.min() < _ALPHA_VARIES_8BIT << shift:
+            return words >= _ALPHA_INK_8BIT << shift, None
     contrast = _contrast(img)
     return contrast >= MIN_CONTRAST, contrast
 

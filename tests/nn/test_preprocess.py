@@ -131,6 +131,9 @@ def test_the_ink_layer_has_the_whole_image_ink_where_asked(kind):
     got = layer.at(ys, xs)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, expected[ys, xs])
+    crop = layer.crop(10, 250, 30, 200)  # every pixel of a box, ink or not
+    assert crop.dtype == np.float32
+    np.testing.assert_array_equal(crop, expected[10:250, 30:200])
 
 
 @pytest.mark.parametrize("kind", ["rgb", "grey", "opaque_rgba", "faded_rgba"])

@@ -83,6 +83,8 @@ def test_connected_ink_finds_the_pieces_a_flood_fill_finds(seed):
     assert {frozenset(zip(ys.tolist(), xs.tolist(), strict=True)) for xs, ys in found} == flood_fill_pieces(mask)
     firsts = [min(zip(ys.tolist(), xs.tolist(), strict=True)) for xs, ys in found]
     assert firsts == sorted(firsts)  # in the order of their first pixel
+    for piece in segment_module._strokes(mask):  # each piece's box, from its runs, is its pixels' own
+        assert piece.box() == segment_module._Ink(piece.xs, piece.ys).box()
 
 
 def test_diagonal_neighbours_are_connected_and_a_gap_is_not():
