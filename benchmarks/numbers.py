@@ -4,7 +4,8 @@ What a request costs the worker's inference thread (decode, preprocess or segmen
 and the JSON answer: `app.web.predictions`' own functions), with and without every layer's
 activations, for:
 
-- POST /api/predict on single digits as the page's canvas sends them (280x280, ink in the alpha);
+- POST /api/predict on single digits as the page posts them (280x280, the ink as the alpha of grey +
+  alpha rows: `inkPng` in static/js/api.js);
 - POST /api/read on the same single digits;
 - POST /api/read on 4-digit numbers on the wide pad (480x160), the gaps people leave, and with one
   pair of digits touching (cut candidates are read in a second batch).
@@ -33,25 +34,16 @@ from app.nn.strokes import PAD_SIZE, render_strokes
 from app.nn.writing import GAPS, number_drawing
 from app.web.predictions import _answer_number, _answer_one
 from benchmarks.common import add_malloc_option, describe_machine, fmt_time, interleaved, table, tune_malloc
-from tests.factories import TEST_DATA_DIR, make_settings, png_bytes
+from tests.factories import TEST_DATA_DIR, make_settings, page_png
 
 SAMPLES = 50
 SEED = 2026
 
 
-def canvas_png(ink: np.ndarray) -> bytes:
-    """Light-on-dark ink as the page's canvas sends it: transparent, the ink in the alpha channel."""
-    from PIL import Image
-
-    rgba = np.zeros((*ink.shape, 4), np.uint8)
-    rgba[..., 3] = ink
-    return png_bytes(Image.fromarray(rgba, "RGBA"))
-
-
 def drawings() -> dict[str, list[bytes]]:
     pen = load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")
     rng = np.random.default_rng(SEED)
-    singles = [canvas_png(render_strokes(pen[i].strokes, PAD_SIZE)) for i in rng.choice(len(pen), SAMPLES)]
+    singles = [page_png(render_strokes(pen[i].strokes, PAD_SIZE)) for i in rng.choice(len(pen), SAMPLES)]
 
     def numbers(touching: bool) -> list[bytes]:
         out = []
@@ -63,7 +55,7 @@ def drawings() -> dict[str, list[bytes]]:
             gaps = [rng.uniform(*GAPS["normal"]) for _ in range(3)]
             if touching:
                 gaps[rng.integers(3)] = rng.uniform(*GAPS["touching"])
-            out.append(canvas_png(number_drawing(digits, gaps, rng).image))
+            out.append(page_png(number_drawing(digits, gaps, rng).image))
         return out
 
     return {"1 digit": singles, "4 digits apart": numbers(False), "4 digits, two touching": numbers(True)}

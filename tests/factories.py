@@ -12,7 +12,9 @@ import functools
 import io
 import math
 import shutil
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,32 @@ def png_bytes(image: Image.Image, fmt: str = "PNG", **params: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+def png_of_rows(pixels: np.ndarray, colour_type: int, filters: bytes = b"\0", chunks: bytes = b"") -> bytes:
+    """An 8-bit PNG written row by row with the given filter byte(s) (cycled) and no filtering applied to
+    the rows themselves, which only filter type 0 leaves correct; `chunks` go before the IDAT."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width = pixels.shape[:2]
+    rows = b"".join(filters[y % len(filters) : y % len(filters) + 1] + pixels[y].tobytes() for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunks + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
+
+
+def grey_alpha(ink: np.ndarray) -> np.ndarray:
+    """Black ink with `ink` as its alpha, as the page posts a drawing: (H, W, 2) (`page_png` writes it)."""
+    return np.dstack([np.zeros_like(ink), ink])
+
+
+def page_png(ink: np.ndarray) -> bytes:
+    """A drawing's ink (H, W) of 0-255 as the page posts it (`inkPng` in static/js/api.js): black, the ink
+    its alpha, as grey + alpha rows that are not filtered."""
+    return png_of_rows(grey_alpha(ink), 4)
 
 
 def digit_png(digit: int, size: int = 280, **kwargs: float | tuple[float, float]) -> bytes:

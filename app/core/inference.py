@@ -71,7 +71,7 @@ def predict(
     else:
         probs, acts = model.network.predict_proba(pre.bits[None])[0], None
     timings = {**(timings or {}), "forward": elapsed_ms(start)}
-    return Prediction(model.name, top_guesses(probs, top_k), _rounded(probs), pre, acts, timings)
+    return Prediction(model.name, top_guesses(probs, top_k), rounded(probs), pre, acts, timings)
 
 
 def predict_all(model: Model, inputs: list[Preprocessed], top_k: int = 2) -> list[Prediction]:
@@ -82,19 +82,21 @@ def predict_all(model: Model, inputs: list[Preprocessed], top_k: int = 2) -> lis
     probs = model.network.predict_proba(np.stack([p.bits for p in inputs]))
     per_image = {"forward": elapsed_ms(start) / len(inputs)}
     return [
-        Prediction(model.name, top_guesses(p, top_k), _rounded(p), pre, None, dict(per_image))
+        Prediction(model.name, top_guesses(p, top_k), rounded(p), pre, None, dict(per_image))
         for p, pre in zip(probs, inputs, strict=True)
     ]
 
 
 def top_guesses(probs: np.ndarray, top_k: int) -> list[Guess]:
     """The `top_k` most probable digits, best first; ties go to the smaller digit."""
-    order = np.argsort(-probs, kind="stable")[:top_k]
-    return [Guess(int(d), round(float(probs[d]), 6)) for d in order]
+    order = np.argsort(-probs, kind="stable")[:top_k].tolist()
+    values = probs.tolist()
+    return [Guess(d, round(values[d], 6)) for d in order]
 
 
-def _rounded(probs: np.ndarray) -> list[float]:
-    return [round(float(p), 6) for p in probs]
+def rounded(probs: np.ndarray) -> list[float]:
+    """Probabilities as the API gives them: to six decimals."""
+    return [round(p, 6) for p in probs.tolist()]
 
 
 def elapsed_ms(start: float, end: float | None = None) -> float:

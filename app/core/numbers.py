@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.core.errors import DigitPadError, EmptyDrawing
-from app.core.inference import Activations, Prediction, elapsed_ms, top_guesses
+from app.core.inference import Activations, Prediction, elapsed_ms, rounded, top_guesses
 from app.nn.network import Model
 from app.nn.preprocess import BlankDrawing, Preprocessed
 from app.nn.segment import MAX_DIGITS, TooManyDigits, segment
@@ -89,4 +89,4 @@ def too_many_digits(limit: int) -> DigitPadError:
 
 
 def _prediction(model: Model, pre: Preprocessed, probs: np.ndarray, top_k: int, acts: Activations | None) -> Prediction:
-    return Prediction(model.name, top_guesses(probs, top_k), [round(float(p), 6) for p in probs], pre, acts)
+    return Prediction(model.name, top_guesses(probs, top_k), rounded(probs), pre, acts)

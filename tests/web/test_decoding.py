@@ -25,7 +25,7 @@ from app.web.decoding import (
     to_array,
 )
 from app.web.errors import STATUS
-from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, png_bytes, stroke_image
+from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, grey_alpha, page_png, png_bytes, png_of_rows, stroke_image
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
@@ -196,26 +196,6 @@ def test_palette_with_transparency_keeps_its_alpha(seven):
 # --- the PNGs canvases and the page send, read without Pillow ------------------------------------
 
 
-def png_of_rows(pixels: np.ndarray, colour_type: int, filters: bytes = b"\0", chunks: bytes = b"") -> bytes:
-    """An 8-bit PNG written row by row with the given filter byte(s) (cycled) and no filtering applied to
-    the rows themselves, which only filter type 0 leaves correct; `chunks` go before the IDAT."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    height, width = pixels.shape[:2]
-    rows = b"".join(filters[y % len(filters) : y % len(filters) + 1] + pixels[y].tobytes() for y in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunks + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    )
-
-
-def grey_alpha(ink: np.ndarray) -> np.ndarray:
-    """Black ink with `ink` as its alpha, as the page posts a drawing: (H, W, 2)."""
-    return np.dstack([np.zeros_like(ink), ink])
-
-
 def test_the_page_and_chromium_pngs_of_one_drawing_give_the_same_input():
     """tests/data/ink-7.png is what the page posts, canvas-7.png Chromium's PNG of the same canvas."""
     ink_png, canvas_png = (TEST_DATA_DIR / "ink-7.png").read_bytes(), (TEST_DATA_DIR / "canvas-7.png").read_bytes()
@@ -235,7 +215,7 @@ def test_rendered_strokes_give_the_same_input_in_every_form_of_ink(digit):
     dark: the same 28x28 input from each."""
     ink = 255 - np.asarray(stroke_image(DIGIT_STROKES[digit]).convert("L"))
     forms = {
-        "page": png_of_rows(grey_alpha(ink), 4),
+        "page": page_png(ink),
         "canvas": encode(Image.fromarray(np.dstack([np.full_like(ink, 17)] * 3 + [ink]), "RGBA")),
         "grey": encode(Image.fromarray(ink, "L")),
     }
