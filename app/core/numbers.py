@@ -11,7 +11,7 @@ import numpy as np
 
 from app.core.errors import DigitPadError, EmptyDrawing
 from app.core.inference import Activations, Prediction, elapsed_ms, rounded, top_guesses
-from app.nn.network import Model
+from app.nn.network import Model, Network
 from app.nn.preprocess import BlankDrawing, Preprocessed
 from app.nn.segment import MAX_DIGITS, TooManyDigits, segment
 
@@ -47,26 +47,52 @@ def read_number(
     """A decoded drawing -> its digits, left to right, each read by `model`.
 
     Every digit goes through one batched forward pass (one more for a piece that may be digits touching);
-    with `activations`, the digits are traced again, together, for every visible layer's values.
+    with `activations`, that first pass keeps every visible layer's values, and only digits cut from
+    touching ones are traced again, together.
     Raises EmptyDrawing, or DigitPadError too_many_digits past `max_digits`.
     """
     start = time.perf_counter()
+    traced = _Traced(model.network) if activations else None
     try:
-        digits = segment(image, model.network.classify, max_digits, model.judge)
+        digits = segment(image, model.network.classify if traced is None else traced, max_digits, model.judge)
     except BlankDrawing as exc:
         raise EmptyDrawing(str(exc)) from exc
     except TooManyDigits as exc:
         raise too_many_digits(exc.limit) from exc
     timings = {**(timings or {}), "segment": elapsed_ms(start)}
     layers: list[Activations | None] = [None] * len(digits)
-    if activations:
-        layers = [acts for _, acts in model.network.trace_all(np.stack([d.input.bits for d in digits]))]
+    if traced is not None:
+        layers = [traced.kept.get(d.input.bits.tobytes()) for d in digits]
+        cut = [i for i, acts in enumerate(layers) if acts is None]  # digits cut from touching ones
+        if cut:
+            again = model.network.trace_all(np.stack([digits[i].input.bits for i in cut]))
+            for i, (_, acts) in zip(cut, again, strict=True):
+                layers[i] = acts
         timings["activations"] = elapsed_ms(start) - timings["segment"]
     found = [
         NumberDigit(d.box, _prediction(model, d.input, d.probabilities, top_k, acts))
         for d, acts in zip(digits, layers, strict=True)
     ]
     return Reading(model.name, found, timings)
+
+
+class _Traced:
+    """The network as `segment` calls it, keeping every visible layer's activations of the first batch
+    (each digit found whole) from the same pass, by input: only digits cut from touching ones need a
+    pass of their own for their activations. Later batches (the candidate cuts) are classified alone."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.kept: dict[bytes, Activations] = {}
+        self.first = True
+
+    def __call__(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.first:
+            return self.network.classify(bits)
+        self.first = False
+        probs, reads, traced = self.network.classify_traced(bits)
+        self.kept = {b.tobytes(): acts for b, acts in zip(bits, traced, strict=True)}
+        return probs, reads
 
 
 def read_input(model: Model, pre: Preprocessed, top_k: int = 2, activations: bool = False) -> Reading:

@@ -207,16 +207,25 @@ class Network:
 
     def trace_all(self, x: Array) -> list[tuple[Array, list[tuple[LayerInfo, Array]]]]:
         """A batch of inputs (B, 28, 28), in one pass: for each, what `trace` gives for it alone."""
-        logits, outputs = fused.trace(self._fused_steps(), self._as_batch(x), self._visible_indexes)
+        probs, _, traced = self.classify_traced(x)
+        return list(zip(probs, traced, strict=True))
+
+    def classify_traced(self, x: Array) -> tuple[Array, Array, list[list[tuple[LayerInfo, Array]]]]:
+        """`classify` and `trace_all` of a batch (B, 28, 28) in one pass: the probabilities (B, 10), what
+        the output layer reads of each input, and each input's every visible layer's activations."""
+        batch = self._as_batch(x)
+        logits, outputs = fused.trace(self._fused_steps(), batch, self._visible_indexes)
         probs = softmax(logits)
+        hidden = self.visible[-2]
+        reads = batch.reshape(len(batch), -1) if hidden.index < 0 else outputs[hidden.index].reshape(len(batch), -1)
         traced = []
         for n in range(len(x)):
             acts = [
                 (info, x[n].reshape(info.shape) if info.index < 0 else outputs[info.index][n]) for info in self.visible
             ]
             acts[-1] = (acts[-1][0], probs[n])
-            traced.append((probs[n], acts))
-        return traced
+            traced.append(acts)
+        return probs, reads, traced
 
     def unit_weights(self, layer_name: str, unit: int) -> tuple[Array, float]:
         """The weights and bias feeding one unit, shaped like the layer below it.

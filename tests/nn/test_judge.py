@@ -43,6 +43,14 @@ def test_classify_gives_the_probabilities_and_what_the_output_layer_reads(name):
         np.testing.assert_array_equal(hidden[n], layers[-2][1].ravel())
     output = network.layers[-1].params
     np.testing.assert_allclose(hidden @ output["W"] + output["b"], network.forward(network._as_batch(bits)), atol=1e-4)
+    # and both with every layer's activations, from one pass
+    traced_probs, reads, traced = network.classify_traced(bits)
+    np.testing.assert_array_equal(traced_probs, probs)
+    np.testing.assert_array_equal(reads, hidden)
+    for acts, (_, expected) in zip(traced, network.trace_all(bits), strict=True):
+        assert [info for info, _ in acts] == [info for info, _ in expected]
+        for (_, got), (_, want) in zip(acts, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_fitting_finds_what_tells_two_classes_apart_and_is_deterministic():
