@@ -85,14 +85,22 @@ class Digit:
 class _Ink:
     """Some of the drawing's ink: a stroke, a digit, or a candidate piece of one, as its pixels."""
 
-    __slots__ = ("bottom", "left", "right", "top", "xs", "ys")
+    __slots__ = ("_xs", "_ys", "bottom", "left", "right", "top")
 
     def __init__(self, xs: np.ndarray, ys: np.ndarray, box: tuple[int, int, int, int] | None = None) -> None:
         """Pixels at columns xs and rows ys; `box` is their (left, top, right, bottom), when already known."""
-        self.xs, self.ys = xs, ys
+        self._xs, self._ys = xs, ys
         if box is None:
             box = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
         self.left, self.top, self.right, self.bottom = box  # right and bottom exclusive
+
+    @property
+    def xs(self) -> np.ndarray:
+        return self._xs
+
+    @property
+    def ys(self) -> np.ndarray:
+        return self._ys
 
     @property
     def size(self) -> int:
@@ -119,6 +127,72 @@ class _Ink:
     def subset(self, keep: np.ndarray) -> _Ink | None:
         """The pixels where `keep` holds, or None when there are none."""
         return _Ink(self.xs[keep], self.ys[keep]) if keep.any() else None
+
+    def crop(self, ink: InkLayer) -> np.ndarray:
+        """Its ink alone, cropped to its box: float32, 0 where it has no pixel (a new array)."""
+        top, bottom, left, right = self.top, self.bottom, self.left, self.right
+        if np.count_nonzero(ink.mask[top:bottom, left:right]) == self.size:  # no other ink in its box
+            return ink.crop(top, bottom, left, right)
+        crop = np.zeros((self.height, self.width), np.float32)
+        crop[self.ys - top, self.xs - left] = ink.at(self.ys, self.xs)
+        return crop
+
+
+class _Cuttable:
+    """A digit that cuts may divide: which pixels of its box are its own, and their ink, read once for
+    every piece between two cuts."""
+
+    __slots__ = ("_crop", "digit", "mask")
+
+    def __init__(self, digit: _Ink) -> None:
+        self.digit = digit
+        self.mask = np.zeros((digit.height, digit.width), bool)
+        self.mask[digit.ys - digit.top, digit.xs - digit.left] = True
+        self._crop: np.ndarray | None = None
+
+    def crop(self, ink: InkLayer) -> np.ndarray:
+        if self._crop is None:
+            self._crop = self.digit.crop(ink)
+        return self._crop
+
+
+class _CutPiece(_Ink):
+    """The pixels of a digit between two cuts, known by where they lie in its box (`inside`, over the
+    whole box). Most pieces are read and never chosen, so their pixels are listed only when asked for."""
+
+    __slots__ = ("_count", "_inside", "_of")
+
+    def __init__(self, of: _Cuttable, inside: np.ndarray, box: tuple[int, int, int, int], count: int) -> None:
+        self._of, self._inside, self._count = of, inside, count
+        self.left, self.top, self.right, self.bottom = box
+        self._xs = self._ys = None  # type: ignore[assignment]
+
+    def _pixels(self) -> None:
+        digit = self._of.digit
+        keep = self._inside[digit.ys - digit.top, digit.xs - digit.left]  # in the digit's own order
+        self._xs, self._ys = digit.xs[keep], digit.ys[keep]
+
+    @property
+    def xs(self) -> np.ndarray:
+        if self._xs is None:
+            self._pixels()
+        return self._xs
+
+    @property
+    def ys(self) -> np.ndarray:
+        if self._ys is None:
+            self._pixels()
+        return self._ys
+
+    @property
+    def size(self) -> int:
+        return self._count
+
+    def crop(self, ink: InkLayer) -> np.ndarray:
+        digit = self._of.digit
+        rows = slice(self.top - digit.top, self.bottom - digit.top)
+        cols = slice(self.left - digit.left, self.right - digit.left)
+        return self._of.crop(ink)[rows, cols] * self._inside[rows, cols]  # the digit's ink, the piece's pixels
 
 
 def segment(
@@ -449,16 +523,29 @@ def _cut_plan(digit: _Ink, h: float) -> _CutPlan:
     starts = list(range(digit.left + margin, digit.right - margin, max(1, round(CUT_EVERY * h))))
     cuts = _cut_paths(digit, starts, h)
     edges = [np.full(digit.height, digit.left), *(path for path, _ in cuts), np.full(digit.height, digit.right)]
-    pieces, spans = [digit], [(0, len(edges) - 1)]
+    pieces: list[_Ink] = [digit]
+    spans = [(0, len(edges) - 1)]
     last = len(edges) - 1
-    y = digit.ys - digit.top
+    cuttable = _Cuttable(digit)
+    columns = np.arange(digit.left, digit.right)
+    right_of = [columns >= edge[:, None] for edge in edges]  # (rows, columns) of the box: at or past each edge
+    tall_enough = max(TALL * h, FULL * digit.height, MIN_EXTENT_PX)
     for i in range(last):
+        own = cuttable.mask & right_of[i]
         for j in range(i + 1, last + 1):
             if (i, j) == (0, last) or (digit.width < THREE_WIDE * h and i > 0 and j < last):
                 continue
-            piece = digit.subset((digit.xs >= edges[i][y]) & (digit.xs < edges[j][y]))
-            if piece is not None and piece.height >= max(TALL * h, FULL * digit.height, MIN_EXTENT_PX):
-                pieces.append(piece)
+            inside = own & ~right_of[j]
+            rows = np.flatnonzero(inside.any(axis=1))
+            if rows.size and rows[-1] + 1 - rows[0] >= tall_enough:
+                cols = np.flatnonzero(inside.any(axis=0))
+                box = (
+                    digit.left + int(cols[0]),
+                    digit.top + int(rows[0]),
+                    digit.left + int(cols[-1]) + 1,
+                    digit.top + int(rows[-1]) + 1,
+                )
+                pieces.append(_CutPiece(cuttable, inside, box, int(np.count_nonzero(inside))))
                 spans.append((i, j))
     return _CutPlan(pieces, spans, [0, *(crossed for _, crossed in cuts), 0])
 
@@ -531,9 +618,4 @@ def _whole(image: np.ndarray, ink: InkLayer, digit: _Ink) -> Preprocessed:
 def _piece_input(ink: InkLayer, piece: _Ink) -> Preprocessed:
     """What the network sees of a piece's ink alone: its pixels cropped to it, through the rest of
     `preprocess` (scaled to the box, centred by mass, thresholded), as a drawing of that digit alone is."""
-    top, bottom, left, right = piece.top, piece.bottom, piece.left, piece.right
-    if np.count_nonzero(ink.mask[top:bottom, left:right]) == piece.size:  # no other ink in its box
-        return from_crop(ink.crop(top, bottom, left, right))
-    crop = np.zeros((piece.height, piece.width), np.float32)
-    crop[piece.ys - top, piece.xs - left] = ink.at(piece.ys, piece.xs)
-    return from_crop(crop)
+    return from_crop(piece.crop(ink))
