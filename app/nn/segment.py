@@ -570,29 +570,31 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
     so_far = np.full((digit.height, len(cuts), cols.shape[1] + 2), np.inf, np.float32)
     so_far[0, :, 1:-1] = ink_under[0]
     sideways = np.empty(cols.shape, np.float32)
-    for y in range(1, digit.height):
-        before, cost = so_far[y - 1], so_far[y, :, 1:-1]
-        np.minimum(before[:, :-2], before[:, 2:], out=sideways)
+    lefts, aboves, rights, costs = so_far[:-1, :, :-2], so_far[:-1, :, 1:-1], so_far[:-1, :, 2:], so_far[1:, :, 1:-1]
+    for y in range(digit.height - 1):  # row y + 1 from row y
+        np.minimum(lefts[y], rights[y], out=sideways)
         sideways += STEP
-        np.minimum(before[:, 1:-1], sideways, out=cost)
-        cost += ink_under[y]
+        cost = costs[y]
+        np.minimum(aboves[y], sideways, out=cost)
+        cost += ink_under[y + 1]
     # The way each step came, all rows at once (from above first, then the left, on a tie), and back
     # up from the cheapest end of each band.
     before = so_far[:-1]
     left, above, right = before[..., :-2], before[..., 1:-1], before[..., 2:]
     side = np.where(left <= right, np.int8(-1), np.int8(1))
     came = np.where(above <= np.minimum(left, right) + STEP, np.int8(0), side)
-    shift = came.reshape(digit.height - 1, -1)  # (rows - 1, cuts x band columns)
+    # Where each place (cuts x band columns, flattened) is reached from in the row above.
+    reached_from = came.reshape(digit.height - 1, -1) + np.arange(came[0].size)
     ends = so_far[-1, :, 1:-1]
-    at = ends.argmin(axis=1)
     index = np.arange(len(cuts))
     flat = index * cols.shape[1]
-    where = np.zeros((digit.height, len(cuts)), np.int64)  # each path's place in its band, row by row
+    at = flat + ends.argmin(axis=1)
+    where = np.empty((digit.height, len(cuts)), np.int64)  # each path's place, row by row
     where[-1] = at
     for y in range(digit.height - 2, -1, -1):
-        at = at + shift[y].take(flat + at)
+        at = reached_from[y].take(at)
         where[y] = at
-    where = where.T
+    where = (where - flat).T  # each path's place in its band
     path = cols[index[:, None], where]
     on_ink = mask[np.arange(digit.height), path] > 0  # (cuts, rows): whether each step is on ink
     crossed = (np.diff(on_ink.astype(np.int8), axis=1, prepend=0) == 1).sum(axis=1)
