@@ -400,13 +400,28 @@ def _group(strokes: list[_Ink], max_digits: int) -> list[_Ink]:
     # the order of the drawing.
     short = sorted(short, key=lambda s: -s.size)[:MAX_STROKES]
     joined: list[list[_Ink]] = [[b] for b in bodies]
+    boxes = [[b.left, b.top, b.right, b.bottom] for b in bodies]  # each group's box, its parts' together
+    cells = _Cells(h)
     for stroke in short:
-        distances = [min(_ink_distance(stroke, part, h) for part in group) for group in joined]
+        distances = [
+            min(_ink_distance(stroke, part, h, cells) for part in group)
+            if _box_gap(stroke, *box) <= REACH * h  # else every part of it is further still
+            else math.inf
+            for group, box in zip(joined, boxes, strict=True)
+        ]
         nearest = int(np.argmin(distances)) if distances else -1
         if nearest >= 0 and distances[nearest] <= REACH * h:
             joined[nearest].append(stroke)
+            box = boxes[nearest]
+            box[:] = (
+                min(box[0], stroke.left),
+                min(box[1], stroke.top),
+                max(box[2], stroke.right),
+                max(box[3], stroke.bottom),
+            )
         elif max(stroke.width, stroke.height) >= DOT * h:
             joined.append([stroke])
+            boxes.append([stroke.left, stroke.top, stroke.right, stroke.bottom])
     digits = []
     for group in joined:
         digit = group[0]
@@ -416,19 +431,35 @@ def _group(strokes: list[_Ink], max_digits: int) -> list[_Ink]:
     return digits
 
 
-def _ink_distance(a: _Ink, b: _Ink, h: float) -> float:
+def _box_gap(a: _Ink, left: int, top: int, right: int, bottom: int) -> float:
+    """How far apart an ink's box and another box are (0 when they touch or overlap)."""
+    return math.hypot(max(a.left - right, left - a.right, 0), max(a.top - bottom, top - a.bottom, 0))
+
+
+class _Cells:
+    """The cells of about a twentieth of the digit height that each ink's pixels fall in, as (rows,
+    columns), found once an ink: a large stroke is measured against every short one near it."""
+
+    def __init__(self, h: float) -> None:
+        self.size = max(1, round(h / 20))
+        self._found: dict[int, tuple[_Ink, np.ndarray, np.ndarray]] = {}
+
+    def of(self, ink: _Ink) -> tuple[np.ndarray, np.ndarray]:
+        found = self._found.get(id(ink))
+        if found is None or found[0] is not ink:
+            packed = np.unique((ink.ys // self.size) * 65536 + ink.xs // self.size)
+            found = self._found[id(ink)] = (ink, packed // 65536, packed % 65536)
+        return found[1], found[2]
+
+
+def _ink_distance(a: _Ink, b: _Ink, h: float, cells: _Cells) -> float:
     """The shortest distance between two inks' pixels, to within a cell of about a twentieth of the
     digit height; infinite when their boxes are already further apart than REACH."""
-    gap_x = max(a.left - b.right, b.left - a.right, 0)
-    gap_y = max(a.top - b.bottom, b.top - a.bottom, 0)
-    if math.hypot(gap_x, gap_y) > REACH * h:
+    if _box_gap(a, b.left, b.top, b.right, b.bottom) > REACH * h:
         return math.inf
-    cell = max(1, round(h / 20))
-    pa = np.unique((a.ys // cell) * 65536 + a.xs // cell)
-    pb = np.unique((b.ys // cell) * 65536 + b.xs // cell)
-    ya, xa, yb, xb = pa // 65536, pa % 65536, pb // 65536, pb % 65536
+    (ya, xa), (yb, xb) = cells.of(a), cells.of(b)
     d2 = (ya[:, None] - yb[None, :]) ** 2 + (xa[:, None] - xb[None, :]) ** 2
-    return max(0.0, (math.sqrt(float(d2.min())) - 1) * cell)
+    return max(0.0, (math.sqrt(float(d2.min())) - 1) * cells.size)
 
 
 # --- digits that touch ---
