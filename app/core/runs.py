@@ -223,10 +223,11 @@ class EventFeed:
                 self.finished = True
                 return out
         if stop_at is not None and self.lines >= stop_at:
+            # The job's own end. A reader that learnt of the cancel late has delivered some of the run's
+            # events past its point: its `cancelled` then comes after the last of them.
             self.finished = True
-            if self.after <= stop_at:
-                detail = "Cancelled: this job was stopped; its run goes on for the others watching it."
-                out.append(Event(stop_at + 1, "cancelled", json.dumps({"detail": detail})))
+            detail = "Cancelled: this job was stopped; its run goes on for the others watching it."
+            out.append(Event(max(stop_at, self.after) + 1, "cancelled", json.dumps({"detail": detail})))
         return out
 
     def ended_before(self) -> bool:

@@ -302,3 +302,38 @@ def test_cache_keys_name_the_normalised_settings_and_the_code(monkeypatch):
     assert key != runs.cache_key(lab.LabSettings.make("mlp", momentum=0.5))
     monkeypatch.setattr(runs, "code_and_data_version", lambda: "other code")
     assert key != runs.cache_key(lab.LabSettings.make("mlp"))
+
+
+def test_a_reader_that_learns_of_a_cancel_late_still_ends_with_it(tmp_path, monkeypatch):
+    """A reader rereads its job (for a cancel) only now and then, so it may deliver a few of the run's
+    events past the point the job was cancelled at before it knows: it still ends with `cancelled`."""
+    run = runs.RunFiles(tmp_path / "run")
+    run.folder.mkdir()
+    job_path = tmp_path / "job.json"
+    runs.write_json(job_path, {"key": run.key})
+    clock = [100.0]
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])
+    feed = runs.EventFeed(run, job_path, "job", after=0)
+    for step in range(1, 4):
+        run.append_event("progress", {"step": step})
+    assert [e.id for e in feed.poll()] == [1, 2, 3]
+    runs.write_json(job_path, {"key": run.key, "cancelled_after": 2})  # cancelled when the run had 2 events
+    run.append_event("progress", {"step": 4})
+    assert [e.id for e in feed.poll()] == [4] and not feed.finished  # the job is not read again yet
+    clock[0] += runs.JOB_REREAD_S
+    run.append_event("progress", {"step": 5})
+    last = feed.poll()
+    assert [e.kind for e in last] == ["cancelled"] and last[0].id == 5 and feed.finished
+    assert "goes on" in data(last[0])["detail"]
+    assert runs.EventFeed(run, job_path, "job", after=5).ended_before()
+
+
+def test_a_reader_told_of_a_cancel_in_time_ends_at_its_point(tmp_path):
+    run = runs.RunFiles(tmp_path / "run")
+    run.folder.mkdir()
+    job_path = tmp_path / "job.json"
+    for step in range(1, 5):
+        run.append_event("progress", {"step": step})
+    runs.write_json(job_path, {"key": run.key, "cancelled_after": 2})
+    events = runs.EventFeed(run, job_path, "job", after=0).poll()
+    assert [(e.id, e.kind) for e in events] == [(1, "progress"), (2, "progress"), (3, "cancelled")]
