@@ -124,10 +124,6 @@ class _Ink:
     def join(self, other: _Ink) -> _Ink:
         return _Ink(np.concatenate([self.xs, other.xs]), np.concatenate([self.ys, other.ys]))
 
-    def subset(self, keep: np.ndarray) -> _Ink | None:
-        """The pixels where `keep` holds, or None when there are none."""
-        return _Ink(self.xs[keep], self.ys[keep]) if keep.any() else None
-
     def crop(self, ink: InkLayer) -> np.ndarray:
         """Its ink alone, cropped to its box: float32, 0 where it has no pixel (a new array)."""
         top, bottom, left, right = self.top, self.bottom, self.left, self.right
@@ -442,14 +438,14 @@ class _Cells:
 
     def __init__(self, h: float) -> None:
         self.size = max(1, round(h / 20))
-        self._found: dict[int, tuple[_Ink, np.ndarray, np.ndarray]] = {}
+        self._found: dict[_Ink, tuple[np.ndarray, np.ndarray]] = {}  # by the ink itself (its identity)
 
     def of(self, ink: _Ink) -> tuple[np.ndarray, np.ndarray]:
-        found = self._found.get(id(ink))
-        if found is None or found[0] is not ink:
+        found = self._found.get(ink)
+        if found is None:
             packed = np.unique((ink.ys // self.size) * 65536 + ink.xs // self.size)
-            found = self._found[id(ink)] = (ink, packed // 65536, packed % 65536)
-        return found[1], found[2]
+            found = self._found[ink] = (packed // 65536, packed % 65536)
+        return found
 
 
 def _ink_distance(a: _Ink, b: _Ink, h: float, cells: _Cells) -> float:
@@ -552,12 +548,12 @@ def _cut_plan(digit: _Ink, h: float) -> _CutPlan:
     """The candidate cuts of a piece of ink and every piece between two of them that could be a digit."""
     margin = max(1, round(MIN_PART * h))
     starts = list(range(digit.left + margin, digit.right - margin, max(1, round(CUT_EVERY * h))))
-    cuts = _cut_paths(digit, starts, h)
+    cuttable = _Cuttable(digit)
+    cuts = _cut_paths(cuttable, starts, h)
     edges = [np.full(digit.height, digit.left), *(path for path, _ in cuts), np.full(digit.height, digit.right)]
     pieces: list[_Ink] = [digit]
     spans = [(0, len(edges) - 1)]
     last = len(edges) - 1
-    cuttable = _Cuttable(digit)
     columns = np.arange(digit.left, digit.right)
     right_of = [columns >= edge[:, None] for edge in edges]  # (rows, columns) of the box: at or past each edge
     tall_enough = max(TALL * h, FULL * digit.height, MIN_EXTENT_PX)
@@ -581,7 +577,7 @@ def _cut_plan(digit: _Ink, h: float) -> _CutPlan:
     return _CutPlan(pieces, spans, [0, *(crossed for _, crossed in cuts), 0])
 
 
-def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray, int]]:
+def _cut_paths(cuttable: _Cuttable, cuts: list[int], h: float) -> list[tuple[np.ndarray, int]]:
     """From each start column, the top-to-bottom path within BAND of it that crosses the least ink
     (moving at most a column a row, each sideways step costing STEP against 1 an ink pixel), as its
     column in each row of the ink, and the strokes it crosses. So a cut between digits that touch goes
@@ -589,8 +585,7 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
     distinct paths crossing the fewest strokes come back, left to right."""
     if not cuts:
         return []
-    mask = np.zeros((digit.height, digit.width), np.float32)
-    mask[digit.ys - digit.top, digit.xs - digit.left] = 1.0
+    digit, mask = cuttable.digit, cuttable.mask
     band = max(1, round(BAND * h))
     cols = np.array(cuts)[:, None] - digit.left + np.arange(-band, band + 1)  # (cuts, band columns)
     outside = np.where((cols >= 0) & (cols < digit.width), 0.0, np.inf).astype(np.float32)
@@ -627,7 +622,7 @@ def _cut_paths(digit: _Ink, cuts: list[int], h: float) -> list[tuple[np.ndarray,
         where[y] = at
     where = (where - flat).T  # each path's place in its band
     path = cols[index[:, None], where]
-    on_ink = mask[np.arange(digit.height), path] > 0  # (cuts, rows): whether each step is on ink
+    on_ink = mask[np.arange(digit.height), path]  # (cuts, rows): whether each step is on ink
     crossed = (np.diff(on_ink.astype(np.int8), axis=1, prepend=0) == 1).sum(axis=1)
     ink_crossed = ends.min(axis=1)
     order = np.argsort(path.mean(axis=1), kind="stable")

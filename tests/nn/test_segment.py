@@ -131,7 +131,7 @@ def test_each_cut_path_is_the_cheapest_within_its_band(seed):
     h = 40.0
     band = max(1, round(segment_module.BAND * h))
     starts = list(range(ink.left + 4, ink.right - 4, 4))
-    paths = segment_module._cut_paths(ink, starts, h)
+    paths = segment_module._cut_paths(segment_module._Cuttable(ink), starts, h)
     assert paths
     box = mask[ink.top : ink.bottom, ink.left : ink.right]
     for path, crossed in paths:
