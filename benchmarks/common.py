@@ -66,6 +66,15 @@ def interleaved(
     contenders: dict[str, Callable[[], object]], repeats: int, block: int = 10, warmup: int = 3
 ) -> dict[str, float]:
     """Median seconds per call of each contender, run in alternating blocks of `block` calls."""
+    times = interleaved_samples(contenders, repeats, block, warmup)
+    return {name: float(np.median(samples)) for name, samples in times.items()}
+
+
+def interleaved_samples(
+    contenders: dict[str, Callable[[], object]], repeats: int, block: int = 10, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Seconds of each call of each contender after `warmup` calls each, in order, run in alternating
+    blocks of `block` calls."""
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
@@ -78,7 +87,7 @@ def interleaved(
                 start = clock()
                 fn()
                 samples.append(clock() - start)
-    return {name: float(np.median(samples)) for name, samples in times.items()}
+    return times
 
 
 def mnist_inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
