@@ -8,8 +8,10 @@ network, all in one batch. A piece wide enough to hold two digits that the netwo
 digit with confidence, or that is much wider than the digit it reads, may be digits that touch: it is
 cut where the network agrees best. The candidate cuts are the paths from top
 to bottom that cross the least ink (through the one stroke two touching digits share, around the one
-that leans into the other), and every piece between two cuts is read in one more batch; the cuts
-chosen make the most probable digits, each cut through more than one stroke counting against it.
+that leans into the other), and every piece between two cuts is read in one more batch, unless the
+cuts around it cross so many strokes that no way of cutting through them could beat the piece read
+whole; the cuts chosen make the most probable digits, each cut through more than one stroke counting
+against it.
 With a judge fitted to the network (`app.nn.judge`), how likely each piece is one whole digit, and not
 two digits or a part of one, weighs in too, both in whether to try cuts and in which to keep.
 
@@ -62,6 +64,7 @@ EXTRA_STROKE_ODDS = 0.1
 # How much the judge's log-probability that a piece is one whole digit weighs beside the log-probability
 # of the digit the network reads in it.
 JUDGE_WEIGHT = 2.0
+ROUNDING = 1e-9  # what sums of the same scores taken in another order may differ by, and more
 
 
 class TooManyDigits(ValueError):
@@ -209,28 +212,31 @@ def segment(
     probs, hidden = classify(np.stack([p.bits for p in inputs]))
     fit = _fitness(probs, hidden, digits, h, judge)
     found: list[tuple[_Ink, Preprocessed, np.ndarray]] = []
-    unsure: list[tuple[_CutPlan, Preprocessed, np.ndarray, float]] = []
+    unsure: list[tuple[_CutPlan, list[int], Preprocessed, np.ndarray, float]] = []
     sure = SURE if judge is None else JUDGED_SURE
     for digit, pre, p, f in zip(digits, inputs, probs, fit, strict=True):
         plan = _cut_plan(digit, h) if f < sure and digit.width >= TWO_WIDE * h else None
-        if plan is None or len(plan.pieces) == 1:
+        worth = [] if plan is None else plan.could_beat(float(f))
+        if plan is None or not worth:
             found.append((digit, pre, p))
         else:
-            unsure.append((plan, pre, p, float(f)))
+            unsure.append((plan, worth, pre, p, float(f)))
     if unsure:
-        # Pieces that might be digits touching: every way of cutting them, in one more batch.
-        extra = [piece for plan, _, _, _ in unsure for piece in plan.pieces[1:]]
+        # Pieces that might be digits touching: every way of cutting them that could beat the piece
+        # whole, in one more batch.
+        extra = [plan.pieces[i] for plan, worth, _, _, _ in unsure for i in worth]
         extra_inputs = [_piece_input(ink, piece) for piece in extra]
         extra_probs, extra_hidden = classify(np.stack([p.bits for p in extra_inputs]))
         extra_fit = _fitness(extra_probs, extra_hidden, extra, h, judge)
         start = 0
-        for plan, pre, p, f in unsure:
-            count = len(plan.pieces) - 1
-            plan_inputs = [pre, *extra_inputs[start : start + count]]
-            plan_probs = np.concatenate([p[None], extra_probs[start : start + count]])
-            plan_fit = np.concatenate([[f], extra_fit[start : start + count]])
-            found += [(plan.pieces[i], plan_inputs[i], plan_probs[i]) for i in plan.best(plan_fit)]
-            start += count
+        for plan, worth, pre, p, f in unsure:
+            read = range(start, start + len(worth))
+            gains = np.full(len(plan.pieces), -math.inf)  # a piece left unread is in no way that beats the whole
+            gains[0], gains[worth] = f, extra_fit[read]
+            inputs_of = {0: pre, **dict(zip(worth, (extra_inputs[k] for k in read), strict=True))}
+            probs_of = {0: p, **dict(zip(worth, (extra_probs[k] for k in read), strict=True))}
+            found += [(plan.pieces[i], inputs_of[i], probs_of[i]) for i in plan.best(gains)]
+            start += len(worth)
     if len(found) > max_digits:
         raise TooManyDigits(len(found), max_digits)
     found.sort(key=lambda item: item[0].centre_x)
@@ -523,12 +529,42 @@ class _CutPlan:
     spans: list[tuple[int, int]]
     crossings: list[int]  # strokes each cut crosses, by edge index (0 for the ink's own edges)
 
+    def _costs(self) -> list[float]:
+        """What each edge costs a way of cutting that cuts there: its strokes crossed beyond one."""
+        return [max(n - 1, 0) * math.log(EXTRA_STROKE_ODDS) for n in self.crossings]
+
+    def could_beat(self, whole: float) -> list[int]:
+        """The pieces (indices into `pieces`, the whole left out) that some way of cutting better than
+        the whole piece, whose fitness is `whole`, may hold. No piece's fitness is above 0 (a
+        log-probability, less penalties), so a way whose cuts alone cost as much as the whole falls
+        short cannot beat it, however well its pieces read: pieces found only in such ways, or in none
+        reaching from edge to edge, need not be read."""
+        cost = self._costs()
+        last = len(self.crossings) - 1
+        cuts = self.spans[1:]
+        # The least any way of cutting pays from the left edge to each edge, and from each to the right.
+        to: dict[int, float] = {0: 0.0}
+        for end in range(1, last + 1):
+            ways = [to[start] + cost[start] for start, stop in cuts if stop == end and start in to]
+            if ways:
+                to[end] = max(ways)
+        on: dict[int, float] = {last: 0.0}
+        for begin in range(last - 1, -1, -1):
+            ways = [cost[begin] + on[stop] for start, stop in cuts if start == begin and stop in on]
+            if ways:
+                on[begin] = max(ways)
+        return [
+            i
+            for i, (start, stop) in enumerate(self.spans)
+            if i > 0 and start in to and stop in on and to[start] + cost[start] + on[stop] > whole - ROUNDING
+        ]
+
     def best(self, gain: np.ndarray) -> list[int]:
         """The pieces (indices into `pieces`) of the most probable way to cut, left to right, from how
         well each piece passes for one digit (`_fitness`)."""
         if len(self.pieces) == 1:
             return [0]
-        cost = [max(n - 1, 0) * math.log(EXTRA_STROKE_ODDS) for n in self.crossings]
+        cost = self._costs()
         last = len(self.crossings) - 1
         score: dict[int, tuple[float, list[int]]] = {
             0: (0.0, [])

@@ -4,6 +4,7 @@ dots, order, the digit limit and determinism, on digits drawn with the pad's pen
 from __future__ import annotations
 
 import itertools
+import math
 from collections import deque
 
 import numpy as np
@@ -11,13 +12,14 @@ import pytest
 
 from app.config import MODEL_DIR
 from app.nn import segment as segment_module
-from app.nn.data import bundled_mnist
+from app.nn.data import bundled_mnist, load_pen_digits
 from app.nn.judge import PieceJudge
 from app.nn.network import Model, Network, load_model
 from app.nn.preprocess import MIN_EXTENT, BlankDrawing, preprocess
 from app.nn.segment import ASPECT, MAX_DIGITS, TooManyDigits, aspect_statistics, connected_ink, segment
 from app.nn.strokes import NUMBER_PAD_HEIGHT, NUMBER_PAD_WIDTH
-from tests.factories import DIGIT_STROKES, pad_number, stroke_image
+from app.nn.writing import GAPS, number_drawing
+from tests.factories import DIGIT_STROKES, TEST_DATA_DIR, pad_number, stroke_image
 
 FIVE_BAR = [[(0.38, 0.12), (0.72, 0.12)]]
 FIVE_BODY = [[(0.36, 0.28), (0.33, 0.46), *DIGIT_STROKES[5][0][3:]]]  # a 5 whose bar the pen left apart
@@ -312,6 +314,53 @@ def test_the_classifier_sees_one_batch_when_no_digits_touch(network, judge):
     image = pad_number((DIGIT_STROKES[5], 0.0, 0.05), (DIGIT_STROKES[2], 0.6, 0.05), (DIGIT_STROKES[8], 1.2, 0.1))
     segment(image, classify, judge=judge)
     assert batches == [3]
+
+
+def test_only_pieces_of_a_way_of_cutting_that_could_beat_the_whole_are_read():
+    """No piece reads better than a fitness of 0, so a way of cutting whose cuts alone cost more than
+    the whole piece falls short of its fitness cannot win: its pieces are not read."""
+    extra = math.log(segment_module.EXTRA_STROKE_ODDS)  # a cut through two strokes costs this
+    one_cut = segment_module._CutPlan([], [(0, 2), (0, 1), (1, 2)], [0, 2, 0])
+    assert one_cut.could_beat(0.5 * extra) == []
+    assert one_cut.could_beat(1.5 * extra) == [1, 2]
+    through_one = segment_module._CutPlan([], [(0, 2), (0, 1), (1, 2)], [0, 1, 0])
+    assert through_one.could_beat(0.5 * extra) == [1, 2]  # a cut through one stroke costs nothing
+    # Two cuts across a piece three digits wide: the first through one stroke, the second through three.
+    spans = [(0, 3), (0, 1), (0, 2), (1, 2), (1, 3), (2, 3)]
+    two_cuts = segment_module._CutPlan([], spans, [0, 1, 3, 0])
+    assert [spans[i] for i in two_cuts.could_beat(1.5 * extra)] == [(0, 1), (1, 3)]
+    assert [spans[i] for i in two_cuts.could_beat(2.5 * extra)] == spans[1:]
+
+
+def test_leaving_unread_the_pieces_that_cannot_win_reads_the_same_digits(
+    network, judge, monkeypatch: pytest.MonkeyPatch
+):
+    """Numbers of held-out writers, 2 to 4 digits with gaps from touching to normal: read with every cut
+    piece and with only those that could beat the whole, the digits are the same."""
+    pen = load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")
+    rng = np.random.default_rng(5)
+    drawings = []
+    for _ in range(120):
+        digits = [pen[i] for i in rng.choice(len(pen), int(rng.integers(2, 5)), replace=False)]
+        gaps = [rng.uniform(*GAPS[str(rng.choice(["touching", "close", "normal"]))]) for _ in digits[1:]]
+        drawings.append(number_drawing(digits, gaps, rng).image)
+    read_pieces = []
+
+    def classify(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        read_pieces.append(len(bits))
+        return network.classify(bits)
+
+    pruned = [segment(image, classify, judge=judge) for image in drawings]
+    pruned_count, read_pieces[:] = sum(read_pieces), []
+    monkeypatch.setattr(segment_module._CutPlan, "could_beat", lambda plan, whole: list(range(1, len(plan.pieces))))
+    every = [segment(image, classify, judge=judge) for image in drawings]
+    assert pruned_count < sum(read_pieces)  # some pieces were left unread
+    for a, b in zip(pruned, every, strict=True):
+        assert [d.box for d in a] == [d.box for d in b]
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x.input.bits, y.input.bits)
+            assert x.probabilities.argmax() == y.probabilities.argmax()
+            np.testing.assert_allclose(x.probabilities, y.probabilities, atol=1e-6)
 
 
 def test_the_aspect_table_is_what_the_bundled_mnist_gives():
