@@ -154,21 +154,61 @@ class _Cuttable:
             self._crop = self.digit.crop(ink)
         return self._crop
 
+    def between(self, edges: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Where the digit's own pixels between each pair of edges lie, for all pairs at once.
+
+        edges (E, rows): each edge's column in each row of the box; pairs (P, 2): a left and a right edge,
+        indices into edges; the pixels between are those at or right of the left edge and left of the
+        right one. Returns, each (P,): their first and last row (meaningless where `count` is 0), first
+        and last column, and count. Each row's own pixels left of every column, and the first at or past
+        it and the last before it, are counted once, so no pair's pixels are gathered to measure it.
+        """
+        height, width = self.mask.shape
+        columns = np.arange(width)
+        rows = np.arange(height)[:, None]
+        before = np.zeros((height, width + 1), np.int64)  # own pixels of each row left of each column
+        np.cumsum(self.mask, axis=1, out=before[:, 1:])
+        nearest_after = np.full((height, width + 1), width)  # each row's first own pixel at or past a column
+        nearest_after[:, :-1] = np.minimum.accumulate(np.where(self.mask, columns, width)[:, ::-1], axis=1)[:, ::-1]
+        nearest_before = np.full((height, width + 1), -1)  # and its last own pixel left of it
+        nearest_before[:, 1:] = np.maximum.accumulate(np.where(self.mask, columns, -1), axis=1)
+        at = np.clip(edges, 0, width).T  # (rows, edges)
+        left, right = pairs[:, 0], pairs[:, 1]
+        counts = np.maximum(before[rows, at[:, right]] - before[rows, at[:, left]], 0)  # (rows, pairs)
+        inked = counts > 0
+        first_row = inked.argmax(axis=0)
+        last_row = height - 1 - inked[::-1].argmax(axis=0)
+        first_col = np.where(inked, nearest_after[rows, at[:, left]], width).min(axis=0)
+        last_col = np.where(inked, nearest_before[rows, at[:, right]], -1).max(axis=0)
+        return first_row, last_row, first_col, last_col, counts.sum(axis=0)
+
 
 class _CutPiece(_Ink):
-    """The pixels of a digit between two cuts, known by where they lie in its box (`inside`, over the
-    whole box). Most pieces are read and never chosen, so their pixels are listed only when asked for."""
+    """The pixels of a digit between two cuts: its own pixels at or right of the column `low` and left
+    of `high` in each row of its box. Most pieces are read and never chosen, and many not even read, so
+    which pixels of the box they are is found only when the piece is read, and its pixels listed only
+    when it is chosen."""
 
-    __slots__ = ("_count", "_inside", "_of")
+    __slots__ = ("_count", "_high", "_inside", "_low", "_of")
 
-    def __init__(self, of: _Cuttable, inside: np.ndarray, box: tuple[int, int, int, int], count: int) -> None:
-        self._of, self._inside, self._count = of, inside, count
+    def __init__(
+        self, of: _Cuttable, low: np.ndarray, high: np.ndarray, box: tuple[int, int, int, int], count: int
+    ) -> None:
+        self._of, self._low, self._high, self._count = of, low, high, count
+        self._inside: np.ndarray | None = None
         self.left, self.top, self.right, self.bottom = box
         self._xs = self._ys = None  # type: ignore[assignment]
 
+    def inside(self) -> np.ndarray:
+        """Which pixels of the digit's box are the piece's, (rows, columns) of the box."""
+        if self._inside is None:
+            columns = np.arange(self._of.mask.shape[1])
+            self._inside = self._of.mask & (columns >= self._low[:, None]) & (columns < self._high[:, None])
+        return self._inside
+
     def _pixels(self) -> None:
         digit = self._of.digit
-        keep = self._inside[digit.ys - digit.top, digit.xs - digit.left]  # in the digit's own order
+        keep = self.inside()[digit.ys - digit.top, digit.xs - digit.left]  # in the digit's own order
         self._xs, self._ys = digit.xs[keep], digit.ys[keep]
 
     @property
@@ -191,7 +231,7 @@ class _CutPiece(_Ink):
         digit = self._of.digit
         rows = slice(self.top - digit.top, self.bottom - digit.top)
         cols = slice(self.left - digit.left, self.right - digit.left)
-        return self._of.crop(ink)[rows, cols] * self._inside[rows, cols]  # the digit's ink, the piece's pixels
+        return self._of.crop(ink)[rows, cols] * self.inside()[rows, cols]  # the digit's ink, the piece's pixels
 
 
 def segment(
@@ -586,30 +626,32 @@ def _cut_plan(digit: _Ink, h: float) -> _CutPlan:
     starts = list(range(digit.left + margin, digit.right - margin, max(1, round(CUT_EVERY * h))))
     cuttable = _Cuttable(digit)
     cuts = _cut_paths(cuttable, starts, h)
-    edges = [np.full(digit.height, digit.left), *(path for path, _ in cuts), np.full(digit.height, digit.right)]
-    pieces: list[_Ink] = [digit]
-    spans = [(0, len(edges) - 1)]
+    # Each edge's column in each row of the box: the ink's own sides and the cuts between.
+    edges = np.array(
+        [np.zeros(digit.height, np.int64), *(path - digit.left for path, _ in cuts), np.full(digit.height, digit.width)]
+    )
     last = len(edges) - 1
-    columns = np.arange(digit.left, digit.right)
-    right_of = [columns >= edge[:, None] for edge in edges]  # (rows, columns) of the box: at or past each edge
-    tall_enough = max(TALL * h, FULL * digit.height, MIN_EXTENT_PX)
-    for i in range(last):
-        own = cuttable.mask & right_of[i]
-        for j in range(i + 1, last + 1):
-            if (i, j) == (0, last) or (digit.width < THREE_WIDE * h and i > 0 and j < last):
-                continue
-            inside = own & ~right_of[j]
-            rows = np.flatnonzero(inside.any(axis=1))
-            if rows.size and rows[-1] + 1 - rows[0] >= tall_enough:
-                cols = np.flatnonzero(inside.any(axis=0))
-                box = (
-                    digit.left + int(cols[0]),
-                    digit.top + int(rows[0]),
-                    digit.left + int(cols[-1]) + 1,
-                    digit.top + int(rows[-1]) + 1,
-                )
-                pieces.append(_CutPiece(cuttable, inside, box, int(np.count_nonzero(inside))))
-                spans.append((i, j))
+    pairs = [
+        (i, j)
+        for i in range(last)
+        for j in range(i + 1, last + 1)
+        if (i, j) != (0, last) and not (digit.width < THREE_WIDE * h and i > 0 and j < last)
+    ]
+    pieces: list[_Ink] = [digit]
+    spans = [(0, last)]
+    if pairs:
+        first_row, last_row, first_col, last_col, counts = cuttable.between(edges, np.array(pairs))
+        tall_enough = max(TALL * h, FULL * digit.height, MIN_EXTENT_PX)
+        for k in np.flatnonzero((counts > 0) & (last_row + 1 - first_row >= tall_enough)).tolist():
+            i, j = pairs[k]
+            box = (
+                digit.left + int(first_col[k]),
+                digit.top + int(first_row[k]),
+                digit.left + int(last_col[k]) + 1,
+                digit.top + int(last_row[k]) + 1,
+            )
+            pieces.append(_CutPiece(cuttable, edges[i], edges[j], box, int(counts[k])))
+            spans.append((i, j))
     return _CutPlan(pieces, spans, [0, *(crossed for _, crossed in cuts), 0])
 
 
