@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy import Engine, event, inspect, make_url, text
 
 from app.core import corrections
 from app.core.corrections import NewCorrection, Quota, pack
@@ -96,6 +96,17 @@ def test_workers_migrating_at_once_take_turns(database_url):
             assert connection.execute(text("SELECT count(*) FROM secrets")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_every_migration_runs_in_one_transaction(engine):
+    """The revision is read and every migration run under one hold of the write lock: a worker that
+    committed after each migration would let another, which read the revision before its first commit,
+    run the next one again."""
+    commits = []
+    event.listen(engine, "commit", lambda connection: commits.append(connection))
+    assert upgrade(engine) == head_revision()
+    assert head_revision() != FIRST  # so there is more than one migration to run
+    assert len(commits) == 1
 
 
 def test_every_migration_can_be_undone_and_done_again(engine):

@@ -15,7 +15,11 @@ MIGRATION_LOCK = 0x0D161DAD
 
 def run_migrations() -> None:
     connection = context.config.attributes["connection"]
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    # One transaction for every migration, SQLite's too: Alembic would otherwise commit SQLite after each
+    # migration, and a worker that read the revision before another's first commit would then run the
+    # next migration again (its column already there). The connection sends its own BEGIN, so SQLite
+    # keeps DDL in the transaction.
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, transactional_ddl=True)
     # On SQLite the transaction begins IMMEDIATE (see database.py): the write lock is taken before the
     # current revision is read. PostgreSQL gets a lock of its own for the length of the transaction.
     with context.begin_transaction():
