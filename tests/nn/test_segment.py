@@ -317,8 +317,8 @@ def test_the_classifier_sees_one_batch_when_no_digits_touch(network, judge):
 
 
 def test_only_pieces_of_a_way_of_cutting_that_could_beat_the_whole_are_read():
-    """No piece reads better than a fitness of 0, so a way of cutting whose cuts alone cost more than
-    the whole piece falls short of its fitness cannot win: its pieces are not read."""
+    """No piece reads better than a fitness of 0, so a way of cutting whose cuts alone score below the
+    whole piece's fitness cannot win: its pieces are not read."""
     extra = math.log(segment_module.EXTRA_STROKE_ODDS)  # a cut through two strokes costs this
     one_cut = segment_module._CutPlan([], [(0, 2), (0, 1), (1, 2)], [0, 2, 0])
     assert one_cut.could_beat(0.5 * extra) == []
@@ -335,8 +335,8 @@ def test_only_pieces_of_a_way_of_cutting_that_could_beat_the_whole_are_read():
 def test_leaving_unread_the_pieces_that_cannot_win_reads_the_same_digits(
     network, judge, monkeypatch: pytest.MonkeyPatch
 ):
-    """Numbers of held-out writers, 2 to 4 digits with gaps from touching to normal: read with every cut
-    piece and with only those that could beat the whole, the digits are the same."""
+    """Numbers of 2 to 4 of the held-out writers' digits, with gaps from touching to normal: read with
+    every cut piece and with only those that could beat the whole, the digits are the same."""
     pen = load_pen_digits(TEST_DATA_DIR / "pen-strokes-held-out.npz")
     rng = np.random.default_rng(5)
     drawings = []
