@@ -52,25 +52,43 @@ class Postgres:
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
     def drop_database(self, url: str) -> None:
-        name = make_url(url).database
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._drop(make_url(url).database or "")
+
+    def _drop(self, name: str) -> None:
+        """Drop a database, ending the connections still open to it.
+
+        FORCE ends them, but a role that is not a superuser may not end an autovacuum worker's, and one
+        may be at work on the database: then this role's own connections are ended, and a plain DROP
+        waits for them to go and tells autovacuum to stop.
+        """
+        import psycopg
+
+        try:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.errors.InsufficientPrivilege:
+            self._admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            self._admin(f'DROP DATABASE IF EXISTS "{name}"')
         if name in self.created:
             self.created.remove(name)
 
-    def _admin(self, statement: str) -> None:
+    def _admin(self, statement: str, params: tuple[object, ...] | None = None) -> None:
         import psycopg
 
         url = self.admin_url
         with psycopg.connect(
             host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database, autocommit=True
         ) as connection:
-            connection.execute(statement.encode())
+            connection.execute(statement.encode(), params)
 
     def stop(self) -> None:
         """Drop what was created on a server handed over; stop and delete a throwaway cluster."""
         if self.data_dir is None:
             for name in list(self.created):
-                self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self._drop(name)
             return
         assert self.pg_ctl is not None
         subprocess.run(
